@@ -90,7 +90,7 @@ func ParseRequest(frame []byte, req kmsg.Request) (RequestHeader, error) {
 	r := kbin.Reader{Src: frame[8:]}
 	h.ClientID = r.NullableString() // v1+: client id is a classic nullable string even in v2
 	if req.IsFlexible() {
-		kmsg.SkipTags(&r)
+		skipTags(&r)
 	}
 	if !r.Ok() {
 		return h, fmt.Errorf("%w: key %d version %d", ErrHeader, h.Key, h.Version)
@@ -115,4 +115,20 @@ func AppendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte 
 	dst = resp.AppendTo(dst)
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
+}
+
+// skipTags skips a tagged-field section. Unlike kmsg.SkipTags it refuses a
+// tag count larger than the bytes left (each tag takes at least two), so a
+// count of 2^31 costs nothing instead of billions of loop turns.
+func skipTags(r *kbin.Reader) {
+	n := r.Uvarint()
+	if int64(n) > int64(len(r.Src))/2 {
+		r.Src = nil
+		r.Span(1) // marks the reader bad
+		return
+	}
+	for ; n > 0 && r.Ok(); n-- {
+		r.Uvarint()
+		r.Span(int(r.Uvarint()))
+	}
 }
