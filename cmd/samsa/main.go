@@ -1,15 +1,53 @@
+// Command samsa is the Samsa broker and its tools in one binary.
+//
+//	samsa server [--config server.properties] [--override key=value ...]
+//
+// With no config file the broker starts as a single node that is both
+// broker and controller, listening on 127.0.0.1:9092 with its data under
+// ./samsa-data.
 package main
 
 import (
-	_ "github.com/hashicorp/raft"
-	_ "github.com/hashicorp/raft-boltdb/v2"
-	_ "github.com/klauspost/compress/zstd"
-	_ "github.com/klauspost/compress/s2"
-	_ "github.com/pierrec/lz4/v4"
-	_ "github.com/twmb/franz-go/pkg/kadm"
-	_ "github.com/twmb/franz-go/pkg/kerr"
-	_ "github.com/twmb/franz-go/pkg/kgo"
-	_ "github.com/twmb/franz-go/pkg/kmsg"
+	"fmt"
+	"os"
 )
 
-func main() {}
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "server":
+		err = runServer(os.Args[2:])
+	case "help", "-h", "--help":
+		usage()
+		return
+	case "version", "--version":
+		fmt.Println("samsa", version)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "samsa: unknown command %q\n\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "samsa:", err)
+		os.Exit(1)
+	}
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func usage() {
+	fmt.Fprint(os.Stderr, `Samsa: a Kafka-compatible event-streaming broker.
+
+Usage:
+  samsa server [--config FILE] [--override key=value ...]   run a broker
+  samsa version                                             print the version
+
+Run 'samsa server --help' for the server's flags.
+`)
+}

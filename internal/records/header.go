@@ -8,6 +8,39 @@
 // (base offset, partition leader epoch) and, when the topic asks for it, the
 // timestamp type. Nothing in this package allocates from a length it has not
 // checked against the bytes actually present.
+//
+// # Files
+//
+//   - header.go: the batch header, CRC, Split and the in-place field writes.
+//   - record.go: the records inside a batch; Records iterates them.
+//   - validate.go: ValidateProduce, Kafka's produce-path rules for a batch
+//     sent by a client, and the rewrites they imply (LogAppendTime, max
+//     timestamp, recompression to the topic's codec).
+//   - codec*.go: Compress and Decompress for gzip, snappy (xerial framing
+//     and raw blocks), lz4 (frame format) and zstd, with pooled coders.
+//   - build.go, testbatch.go: batch encoding; BuildBatch is a test helper
+//     for this and other packages.
+//
+// # Errors
+//
+// Errors wrap sentinels and say what was wrong; mapping them to Kafka error
+// codes is the broker's job. ErrCorrupt: the bytes are not a batch (bad
+// length, CRC, torn tail, undecodable compression, or decompressed data over
+// the limit). ErrTruncated: the bytes end inside a batch (a torn log tail;
+// ValidateProduce reports it as ErrCorrupt). ErrUnsupportedMagic: not magic
+// 2. ErrUnsupportedCompression: codec 5-7. ErrInvalidRecord: a CRC-valid
+// batch that breaks a produce rule, including malformed records inside it
+// (Kafka's InvalidRecordException; Records, which serves readers, calls those
+// ErrCorrupt). ErrInvalidTimestamp and ErrRecordTooLarge as in Kafka. A rule
+// broken by one record is a *RecordError carrying its index.
+//
+// # Compression bombs
+//
+// Decompression is always bounded by a caller's limit: the output buffer
+// grows geometrically and decoding stops once it would pass the limit, so a
+// small input cannot make the broker allocate more than a few times the
+// limit. Snappy blocks and zstd frames that declare their size are rejected
+// before decoding.
 package records
 
 import (

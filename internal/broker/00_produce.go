@@ -1,0 +1,236 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/records"
+)
+
+// Produce v3-v12.
+//
+// v3 carries only magic v2 batches and the transactional id; v5 adds the log
+// start offset to the answer; v8 per-record errors and an error message;
+// v9 is flexible; v10-v11 add the current leader tag (KIP-951); v12 lets
+// transactional producers skip AddPartitionsToTxn (KIP-890), which matters
+// only once transactions exist. v13 (topic ids) is Kafka 4.1 and not served.
+//
+// Each partition's record set is validated (package records) and appended
+// by the log, which assigns offsets and checks idempotence. acks=-1 answers
+// once the high watermark covers the append; acks=0 answers nothing, and
+// closes the connection on an error, as Kafka does, since that is the only
+// way such a producer can learn of it.
+func init() { register(kmsg.Produce, 3, 12, handleProduce) }
+
+func handleProduce(s *Server, r *request) kmsg.Response {
+	req := r.req.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	now := s.now()
+
+	var reqErr error
+	switch {
+	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+		reqErr = kerr.InvalidRequiredAcks
+	case req.TransactionID != nil:
+		reqErr = errTransactionsUnsupported
+	}
+
+	var waits []hwWait
+	failed := false
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			err := reqErr
+			if err == nil {
+				var w *hwWait
+				w, err = s.produceTo(rt.Topic, rp.Partition, rp.Records, req.Acks, now, &sp)
+				if w != nil {
+					waits = append(waits, *w)
+				}
+			}
+			if err != nil {
+				failed = true
+				sp.ErrorCode = errCode(err)
+				if req.Version >= 8 {
+					sp.ErrorMessage = errMessage(err)
+				}
+				s.logger.Debug("produce failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+
+	if req.Acks == 0 {
+		if failed {
+			r.c.close()
+		}
+		r.done(nil)
+		return nil
+	}
+	if len(waits) == 0 {
+		return resp
+	}
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.waitHighWatermarks(waits, timeout); err != nil {
+			for i := range resp.Topics {
+				for j := range resp.Topics[i].Partitions {
+					sp := &resp.Topics[i].Partitions[j]
+					if sp.ErrorCode == 0 && sp.BaseOffset >= 0 {
+						sp.ErrorCode = errCode(err)
+					}
+				}
+			}
+		}
+		r.done(resp)
+	}()
+	return nil
+}
+
+// hwWait is an acks=all append waiting for the high watermark to pass it.
+type hwWait struct {
+	p      *partition
+	offset int64 // the high watermark must reach this
+}
+
+// produceTo validates and appends one partition's record set and fills sp.
+// It returns a wait when the append is not yet covered by the high
+// watermark and acks=-1 asked for that.
+func (s *Server) produceTo(topic string, part int32, set []byte, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
+	p := s.parts.get(topic, part)
+	if p == nil {
+		if err := s.maybeAutoCreate(topic); err != nil {
+			return nil, err
+		}
+		if p = s.parts.get(topic, part); p == nil {
+			return nil, s.absentPartitionError(topic, part)
+		}
+	}
+	st := p.state()
+	if st.leader != s.nodeID {
+		return nil, errNotLeader
+	}
+	if acks == -1 && int32(len(st.isr)) < st.cfg.MinInsyncReplicas {
+		return nil, errNotEnoughReplicas
+	}
+	vr, err := records.ValidateProduce(set, produceOptions(st.cfg, now, int(s.cfg.Int("socket.request.max.bytes"))))
+	if err != nil {
+		return nil, err
+	}
+	if vr.Transactional {
+		return nil, errTransactionsUnsupported
+	}
+	res, err := p.log.AppendAsLeader(vr.Set, st.leaderEpoch, now)
+	if err != nil {
+		return nil, err
+	}
+	p.maybeAdvanceHW()
+	sp.BaseOffset = res.BaseOffset
+	sp.LogStartOffset = res.LogStartOffset
+	if st.cfg.MessageTimestampType == "LogAppendTime" {
+		sp.LogAppendTime = res.LogAppendTime
+		if sp.LogAppendTime < 0 {
+			sp.LogAppendTime = now.UnixMilli()
+		}
+	}
+	if acks == -1 && p.log.HighWatermark() <= res.LastOffset {
+		return &hwWait{p: p, offset: res.LastOffset + 1}, nil
+	}
+	return nil, nil
+}
+
+func produceOptions(cfg *config.Topic, now time.Time, maxRequest int) records.ProduceOptions {
+	o := records.ProduceOptions{
+		MaxBatchBytes:        int(cfg.MaxMessageBytes),
+		RequireKeys:          cfg.Compact,
+		LogAppendTime:        cfg.MessageTimestampType == "LogAppendTime",
+		Now:                  now.UnixMilli(),
+		TimestampBeforeMaxMs: cfg.TimestampBeforeMaxMs,
+		TimestampAfterMaxMs:  cfg.TimestampAfterMaxMs,
+		MaxDecompressedBytes: 2 * maxRequest,
+	}
+	if cfg.CompressionType != "producer" {
+		if c, ok := records.ParseCodec(cfg.CompressionType); ok {
+			o.TargetCodec, o.Recompress = c, true
+		}
+	}
+	return o
+}
+
+// waitHighWatermarks blocks until every wait is covered, the timeout passes
+// (REQUEST_TIMED_OUT) or the broker shuts down.
+func (s *Server) waitHighWatermarks(waits []hwWait, timeout time.Duration) error {
+	w := newWaiter()
+	for _, hw := range waits {
+		hw.p.addWaiter(w)
+		defer hw.p.removeWaiter(w)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	defer cancel()
+	for {
+		done := true
+		for _, hw := range waits {
+			if hw.p.log.HighWatermark() < hw.offset {
+				done = false
+				break
+			}
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-w.ch:
+		case <-ctx.Done():
+			if s.ctx.Err() != nil {
+				return errShuttingDown
+			}
+			return context.DeadlineExceeded
+		}
+	}
+}
+
+// absentPartitionError tells why a partition is not hosted here: unknown
+// topic or partition, or known but led elsewhere.
+func (s *Server) absentPartitionError(topic string, part int32) error {
+	t := s.meta.Image().Topics[topic]
+	if t == nil || part < 0 || int(part) >= len(t.Partitions) {
+		return errUnknownTopicOrPartition
+	}
+	return errNotLeader
+}
+
+// maybeAutoCreate creates a missing topic with the broker defaults when
+// auto.create.topics.enable is on. It is not an error if the topic exists.
+func (s *Server) maybeAutoCreate(topic string) error {
+	if s.meta.Image().Topics[topic] != nil {
+		return nil
+	}
+	if !s.cfg.Bool("auto.create.topics.enable") {
+		return errUnknownTopicOrPartition
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	res := s.meta.CreateTopics(ctx, []metadata.TopicSpec{{
+		Name:              topic,
+		NumPartitions:     int32(s.cfg.Int("num.partitions")),
+		ReplicationFactor: int16(s.cfg.Int("default.replication.factor")),
+	}}, false)
+	if err := res[0].Err; err != nil && !errors.Is(err, metadata.ErrTopicExists) {
+		return err
+	}
+	s.logger.Info("auto-created topic", "topic", topic)
+	return nil
+}

@@ -1,0 +1,213 @@
+package broker
+
+import (
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/storage"
+)
+
+// Fetch v4-v17.
+//
+// v4 adds the isolation level and last stable offset, v5 the log start
+// offset, v7 fetch sessions (KIP-227, fetch_sessions.go), v9 the current
+// leader epoch for fencing, v11 the rack and preferred read replica, v12 is
+// flexible with diverging-epoch tags, v13 names topics by id, v15 moves the
+// replica id into ReplicaState. v4 is the oldest Kafka 4.x serves and what
+// kafkajs still sends.
+//
+// A fetch answers at once when it has min_bytes, when max_wait_ms is 0, or
+// when a partition has an error; otherwise it waits (a delayed fetch) until
+// a high watermark moves enough or max_wait_ms passes. The first partition
+// with data always gets at least one whole batch, even over max_bytes, so a
+// consumer can never be stuck behind a batch bigger than its limits.
+func init() { register(kmsg.Fetch, 4, 17, handleFetch) }
+
+func handleFetch(s *Server, r *request) kmsg.Response {
+	req := r.req.(*kmsg.FetchRequest)
+	plan, code := s.sessions.plan(req)
+	if code != 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = code
+		return resp
+	}
+	resp, sent, n, urgent := s.readFetch(req, plan)
+	if urgent || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(plan.keys) == 0 {
+		s.sessions.commit(plan, sent)
+		return resp
+	}
+
+	// Delayed fetch: wait for the high watermarks of the fetched
+	// partitions to move, then read again.
+	w := newWaiter()
+	var watched []*partition
+	for _, k := range plan.keys {
+		if p := s.partitionFor(k); p != nil {
+			p.addWaiter(w)
+			watched = append(watched, p)
+		}
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			for _, p := range watched {
+				p.removeWaiter(w)
+			}
+		}()
+		timer := time.NewTimer(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+		defer timer.Stop()
+		for {
+			select {
+			case <-w.ch:
+				resp, sent, n, urgent = s.readFetch(req, plan)
+				if urgent || n >= int(req.MinBytes) {
+					s.sessions.commit(plan, sent)
+					r.done(resp)
+					return
+				}
+			case <-timer.C:
+				resp, sent, _, _ = s.readFetch(req, plan)
+				s.sessions.commit(plan, sent)
+				r.done(resp)
+				return
+			case <-s.ctx.Done():
+				r.done(resp) // not committed: the client will not see it
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// partitionFor finds the hosted partition of a session key, resolving a
+// topic id through the metadata image.
+func (s *Server) partitionFor(k sessionKey) *partition {
+	name := k.topic
+	if name == "" {
+		t := s.meta.Image().TopicsByID[k.id]
+		if t == nil {
+			return nil
+		}
+		name = t.Name
+	}
+	return s.parts.get(name, k.part)
+}
+
+// readFetch reads every partition of the plan once and builds the answer. It
+// returns the number of record bytes and whether a partition has an error
+// (which answers a fetch at once).
+func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan) (*kmsg.FetchResponse, map[sessionKey]sentState, int, bool) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	var sent map[sessionKey]sentState
+	if plan.session != nil {
+		resp.SessionID = plan.session.id
+		sent = map[sessionKey]sentState{}
+	}
+	img := s.meta.Image()
+	remaining := int64(req.MaxBytes)
+	if req.MaxBytes <= 0 {
+		remaining = 1<<31 - 1
+	}
+	total, urgent := 0, false
+	var cur *kmsg.FetchResponseTopic
+	for _, k := range plan.keys {
+		sp := plan.parts[k]
+		name := k.topic
+		if name == "" {
+			if t := img.TopicsByID[k.id]; t != nil {
+				name = t.Name
+			}
+		}
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.Partition = k.part
+		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+		rp.PreferredReadReplica = -1
+
+		var err error
+		switch {
+		case name == "":
+			err = kerr.UnknownTopicID
+		default:
+			limit := min(int64(sp.maxBytes), remaining)
+			err = s.readPartition(name, k.part, sp, req.IsolationLevel, int32(max(limit, 0)), total == 0, &rp)
+		}
+		if err != nil {
+			rp.ErrorCode = errCode(err)
+			urgent = true
+		}
+		if rp.RecordBatches == nil {
+			// Empty, not null: librdkafka rejects a null record set.
+			rp.RecordBatches = []byte{}
+		}
+		n := len(rp.RecordBatches)
+		total += n
+		remaining -= int64(n)
+
+		changed := rp.ErrorCode != 0 || n > 0 || rp.HighWatermark != sp.sentHW ||
+			rp.LastStableOffset != sp.sentLSO || rp.LogStartOffset != sp.sentLogStart
+		if plan.incremental && !changed {
+			continue
+		}
+		if sent != nil {
+			sent[k] = sentState{rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset}
+		}
+		if cur == nil || cur.Topic != k.topic || cur.TopicID != k.id {
+			resp.Topics = append(resp.Topics, kmsg.NewFetchResponseTopic())
+			cur = &resp.Topics[len(resp.Topics)-1]
+			cur.Topic, cur.TopicID = k.topic, k.id
+		}
+		cur.Partitions = append(cur.Partitions, rp)
+	}
+	return resp, sent, total, urgent
+}
+
+// readPartition reads one partition for a consumer into rp.
+func (s *Server) readPartition(topic string, part int32, sp *sessionPart, isolation int8, maxBytes int32, minOne bool, rp *kmsg.FetchResponseTopicPartition) error {
+	p := s.parts.get(topic, part)
+	if p == nil {
+		return s.absentPartitionError(topic, part)
+	}
+	st := p.state()
+	if st.leader != s.nodeID {
+		return errNotLeader
+	}
+	if err := checkLeaderEpoch(sp.currentLeaderEpoch, st.leaderEpoch); err != nil {
+		return err
+	}
+	// Without transactions the last stable offset is the high watermark,
+	// so both isolation levels read up to it.
+	_ = isolation
+	hw := p.log.HighWatermark()
+	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, hw, p.log.LogStartOffset()
+	if sp.fetchOffset > hw && sp.fetchOffset <= p.log.LogEndOffset() {
+		return nil // between HW and LEO: nothing to read yet, not an error
+	}
+	rr, err := p.log.Read(sp.fetchOffset, maxBytes, hw, minOne)
+	if err != nil {
+		if errors.Is(err, storage.ErrOffsetOutOfRange) {
+			rp.LogStartOffset = p.log.LogStartOffset()
+		}
+		return err
+	}
+	rp.RecordBatches = rr.Records
+	rp.LogStartOffset = rr.LogStartOffset
+	return nil
+}
+
+// checkLeaderEpoch fences requests that carry a leader epoch (KIP-320): an
+// older epoch is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH
+// (this broker has not yet heard of it). -1 means the client did not say.
+func checkLeaderEpoch(requested, current int32) error {
+	switch {
+	case requested < 0 || requested == current:
+		return nil
+	case requested < current:
+		return kerr.FencedLeaderEpoch
+	default:
+		return kerr.UnknownLeaderEpoch
+	}
+}

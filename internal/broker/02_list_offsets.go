@@ -1,0 +1,91 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ListOffsets v1-v9.
+//
+// v1 answers one offset per partition (v0's list is gone in 4.x), v2 adds
+// the isolation level, v4 the leader epoch, v6 is flexible, v7 adds the max
+// timestamp query (-3, KIP-734), v8 earliest-local (-4, KIP-405) and v9
+// latest-tiered (-5, KIP-1005). Without tiered storage the local log is the
+// whole log, so -4 is the earliest offset and -5 has no answer (-1).
+func init() { register(kmsg.ListOffsets, 1, 9, handleListOffsets) }
+
+// Special timestamps of ListOffsets.
+const (
+	listLatest        = -1
+	listEarliest      = -2
+	listMaxTimestamp  = -3
+	listEarliestLocal = -4
+	listLatestTiered  = -5
+)
+
+func handleListOffsets(s *Server, r *request) kmsg.Response {
+	req := r.req.(*kmsg.ListOffsetsRequest)
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
+			if err := s.listOffset(rt.Topic, rp, &sp); err != nil {
+				sp.ErrorCode = errCode(err)
+				sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+func (s *Server) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {
+	p := s.parts.get(topic, rp.Partition)
+	if p == nil {
+		return s.absentPartitionError(topic, rp.Partition)
+	}
+	st := p.state()
+	if st.leader != s.nodeID {
+		return errNotLeader
+	}
+	if err := checkLeaderEpoch(rp.CurrentLeaderEpoch, st.leaderEpoch); err != nil {
+		return err
+	}
+	l := p.log
+	sp.LeaderEpoch = l.LatestEpoch()
+	switch rp.Timestamp {
+	case listLatest:
+		// Both isolation levels end at the high watermark until
+		// transactions give a last stable offset below it.
+		sp.Offset = l.HighWatermark()
+	case listEarliest, listEarliestLocal:
+		sp.Offset = l.LogStartOffset()
+	case listLatestTiered:
+		sp.Offset = -1
+	case listMaxTimestamp:
+		ts, off := l.MaxTimestampOffset()
+		sp.Timestamp, sp.Offset = ts, off
+		if off < 0 {
+			sp.LeaderEpoch = -1
+		}
+	default:
+		if rp.Timestamp < 0 {
+			return kerr.InvalidRequest
+		}
+		off, ts, ok, err := l.OffsetForTimestamp(rp.Timestamp)
+		if err != nil {
+			return err
+		}
+		if !ok || off >= l.HighWatermark() {
+			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
+			return nil
+		}
+		sp.Timestamp, sp.Offset = ts, off
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package broker
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// InitProducerId v0-v5.
+//
+// v2 is flexible; v3 lets an idempotent producer pass its current id and
+// epoch to have the epoch bumped instead of getting a new id (KIP-360); v4
+// and v5 add nothing on the wire that matters without transactions.
+//
+// Idempotent producers get ids from blocks the controller hands out through
+// the metadata log, so ids stay unique across brokers and restarts.
+// Transactional ids need the transaction coordinator, which does not exist
+// yet: they are refused with a message saying so.
+func init() { register(kmsg.InitProducerID, 0, 5, handleInitProducerID) }
+
+func handleInitProducerID(s *Server, r *request) kmsg.Response {
+	req := r.req.(*kmsg.InitProducerIDRequest)
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil {
+		resp.ErrorCode = errCode(errTransactionsUnsupported)
+		return resp
+	}
+	// KIP-360: an idempotent producer that lost track of its sequence
+	// numbers asks for its epoch to be bumped.
+	if req.ProducerID >= 0 && req.ProducerEpoch >= 0 && req.ProducerEpoch < math.MaxInt16-1 {
+		resp.ProducerID, resp.ProducerEpoch = req.ProducerID, req.ProducerEpoch+1
+		return resp
+	}
+	id, err := s.pids.next()
+	if err != nil {
+		resp.ErrorCode = errCode(err)
+		return resp
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, 0
+	return resp
+}
+
+// producerIDs hands out producer ids from blocks allocated by the
+// controller.
+type producerIDs struct {
+	s  *Server
+	mu sync.Mutex
+	// next and end bound the current block [next, end).
+	nextID, end int64
+}
+
+func (p *producerIDs) next() (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.nextID >= p.end {
+		ctx, cancel := context.WithTimeout(p.s.ctx, 10*time.Second)
+		defer cancel()
+		first, count, err := p.s.meta.AllocateProducerIDs(ctx)
+		if err != nil {
+			return -1, err
+		}
+		p.nextID, p.end = first, first+int64(count)
+	}
+	id := p.nextID
+	p.nextID++
+	return id, nil
+}

@@ -1,0 +1,45 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DescribeProducers v0.
+//
+// Lists the idempotent (and, later, transactional) producers a partition's
+// leader tracks: id, epoch, last sequence and timestamp, and the start of
+// an open transaction (-1: none).
+func init() { register(kmsg.DescribeProducers, 0, 0, handleDescribeProducers) }
+
+func handleDescribeProducers(s *Server, r *request) kmsg.Response {
+	req := r.req.(*kmsg.DescribeProducersRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewDescribeProducersResponseTopic()
+		st.Topic = rt.Topic
+		for _, part := range rt.Partitions {
+			sp := kmsg.NewDescribeProducersResponseTopicPartition()
+			sp.Partition = part
+			p := s.parts.get(rt.Topic, part)
+			var err error
+			switch {
+			case p == nil:
+				err = s.absentPartitionError(rt.Topic, part)
+			case !p.isLeader():
+				err = errNotLeader
+			default:
+				for _, ap := range p.log.ActiveProducers() {
+					a := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
+					a.ProducerID, a.ProducerEpoch = ap.ProducerID, int32(ap.Epoch)
+					a.LastSequence, a.LastTimestamp = ap.LastSequence, ap.LastTimestamp
+					a.CoordinatorEpoch, a.CurrentTxnStartOffset = ap.CoordinatorEpoch, ap.CurrentTxnStartOffset
+					sp.ActiveProducers = append(sp.ActiveProducers, a)
+				}
+			}
+			sp.ErrorCode, sp.ErrorMessage = errCode(err), errMessage(err)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}

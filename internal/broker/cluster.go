@@ -1,0 +1,130 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/storage"
+)
+
+// metadataDirName is the directory of the metadata log, named like Kafka's
+// KRaft log so operators find it where they expect.
+const metadataDirName = storage.MetadataTopic + "-0"
+
+func (s *Server) openMetadata() error {
+	dir := s.cfg.MetadataLogDir()
+	if dir == "" {
+		dir = s.cfg.LogDirs()[0]
+	}
+	voters, err := s.cfg.Voters()
+	if err != nil {
+		return err
+	}
+	bind, err := s.controllerBindAddr()
+	if err != nil {
+		return err
+	}
+	s.meta, err = metadata.Open(metadata.Config{
+		NodeID:              s.nodeID,
+		Dir:                 filepath.Join(dir, metadataDirName),
+		Voters:              voters,
+		BindAddr:            bind,
+		Logger:              s.logger.With("component", "metadata"),
+		ValidateTopicConfig: config.ValidateTopicConfig,
+		ClusterID:           s.clusterID,
+	})
+	if err != nil {
+		return fmt.Errorf("opening the metadata log: %w", err)
+	}
+	if id := s.meta.Image().ClusterID; id != "" && id != s.clusterID {
+		return fmt.Errorf("metadata log has cluster.id %s, meta.properties has %s", id, s.clusterID)
+	}
+	s.meta.Subscribe(func(prev, next *metadata.Image) {
+		// Until Serve has waited for the quorum, images are partial
+		// replays: reconciling them could delete logs of topics that a
+		// later record still has. Serve reconciles once it is caught up.
+		if s.ready.Load() {
+			s.parts.reconcile(prev, next, false)
+		}
+	})
+	return nil
+}
+
+// controllerBindAddr is the address of this node's CONTROLLER listener.
+func (s *Server) controllerBindAddr() (string, error) {
+	ls, err := s.cfg.Listeners()
+	if err != nil {
+		return "", err
+	}
+	names := s.cfg.ControllerListenerNames()
+	for _, l := range ls {
+		for _, n := range names {
+			if l.Name == n {
+				return net.JoinHostPort(l.Host, strconv.Itoa(l.Port)), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no listener named in controller.listener.names %v", names)
+}
+
+// advertisedEndpoints are the endpoints this broker registers: the
+// advertised listeners, with the actually bound port where the configured
+// one was 0 (tests).
+func (s *Server) advertisedEndpoints() ([]metadata.Endpoint, error) {
+	adv, err := s.cfg.AdvertisedListeners()
+	if err != nil {
+		return nil, err
+	}
+	var out []metadata.Endpoint
+	for _, a := range adv {
+		host, port := a.Host, a.Port
+		for _, l := range s.listeners {
+			if l.name != a.Name {
+				continue
+			}
+			tcp := l.ln.Addr().(*net.TCPAddr)
+			if port == 0 {
+				port = tcp.Port
+			}
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = tcp.IP.String()
+				if tcp.IP.IsUnspecified() {
+					host = "localhost"
+				}
+			}
+		}
+		out = append(out, metadata.Endpoint{Name: a.Name, Host: host, Port: int32(port), SecurityProtocol: securityProtocolPlaintext})
+	}
+	return out, nil
+}
+
+// securityProtocolPlaintext is Kafka's SecurityProtocol id for PLAINTEXT.
+const securityProtocolPlaintext int16 = 0
+
+func (s *Server) registerBroker(ctx context.Context) error {
+	eps, err := s.advertisedEndpoints()
+	if err != nil {
+		return err
+	}
+	b := metadata.Broker{ID: s.nodeID, Endpoints: eps}
+	if rack, ok := s.cfg.Explicit("broker.rack"); ok && rack != "" {
+		b.Rack = &rack
+	}
+	return s.meta.RegisterBroker(ctx, b)
+}
+
+// endpointFor picks the broker's endpoint for the listener a client
+// connected through, as Kafka does, falling back to the first one.
+func endpointFor(b *metadata.Broker, listener string) (metadata.Endpoint, bool) {
+	for _, e := range b.Endpoints {
+		if e.Name == listener {
+			return e, true
+		}
+	}
+	return metadata.Endpoint{}, false
+}

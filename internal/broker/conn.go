@@ -1,0 +1,207 @@
+package broker
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/wire"
+)
+
+// maxInFlight bounds the requests of one connection that are read but not
+// yet answered; past it the connection stops reading (backpressure).
+const maxInFlight = 64
+
+// conn is one client connection. Requests are read and handed to their
+// handler one at a time, in order, on the read goroutine, so that pipelined
+// produce requests to one partition append in the order they were sent. A
+// handler may answer later (long-polling fetch, acks=all produce); the write
+// goroutine sends responses strictly in request order whatever order they
+// complete in.
+type conn struct {
+	s        *Server
+	nc       net.Conn
+	listener string
+	logger   *slog.Logger
+
+	slots     chan *slot
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// slot holds the encoded response of one request, or nil for a request that
+// gets no response (acks=0 produce).
+type slot struct{ ch chan []byte }
+
+// request is one decoded request on its way through a handler.
+type request struct {
+	hdr  wire.RequestHeader
+	req  kmsg.Request
+	c    *conn
+	once sync.Once
+	sl   *slot
+}
+
+// done answers the request; only the first call counts. A nil response means
+// the request gets none.
+func (r *request) done(resp kmsg.Response) {
+	r.once.Do(func() {
+		if resp == nil {
+			r.sl.ch <- nil
+			return
+		}
+		r.sl.ch <- wire.AppendResponse(nil, r.hdr.CorrelationID, resp)
+	})
+}
+
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.nc.Close()
+	})
+}
+
+func (c *conn) serve() {
+	defer c.close()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop()
+	}()
+	defer wg.Wait()
+	defer close(c.slots)
+
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	idle := time.Duration(c.s.cfg.Int("connections.max.idle.ms")) * time.Millisecond
+	maxSize := int32(c.s.cfg.Int("socket.request.max.bytes"))
+	for {
+		if idle > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
+		frame, err := wire.ReadFrame(br, maxSize, nil)
+		if err != nil {
+			c.logReadError(err)
+			return
+		}
+		if !c.handle(frame) {
+			return
+		}
+	}
+}
+
+// handle serves one frame; false closes the connection.
+func (c *conn) handle(frame []byte) bool {
+	h, err := wire.PeekHeader(frame)
+	if err != nil {
+		c.logger.Warn("closing connection: bad request header", "err", err)
+		return false
+	}
+	ah := handlers[h.Key]
+	if ah == nil {
+		c.logger.Warn("closing connection: unknown API key", "api_key", h.Key, "version", h.Version)
+		return false
+	}
+	sl := &slot{ch: make(chan []byte, 1)}
+	if h.Version < ah.min || h.Version > ah.max {
+		if ah.key != kmsg.ApiVersions {
+			c.logger.Warn("closing connection: unsupported API version",
+				"api", ah.key.Name(), "version", h.Version, "min", ah.min, "max", ah.max)
+			return false
+		}
+		r := &request{hdr: h, c: c, sl: sl}
+		if !c.enqueue(sl) {
+			return false
+		}
+		r.done(unsupportedApiVersions())
+		return true
+	}
+	req := ah.key.Request()
+	hdr, err := wire.ParseRequest(frame, req)
+	if err != nil {
+		c.logger.Warn("closing connection: undecodable request", "api", ah.key.Name(), "version", h.Version, "err", err)
+		return false
+	}
+	r := &request{hdr: hdr, req: req, c: c, sl: sl}
+	if !c.enqueue(sl) {
+		return false
+	}
+	resp, ok := c.dispatch(ah, r)
+	if !ok {
+		return false
+	}
+	if resp != nil {
+		r.done(resp)
+	}
+	return true
+}
+
+func (c *conn) enqueue(sl *slot) bool {
+	select {
+	case c.slots <- sl:
+		return true
+	case <-c.closed:
+		return false
+	}
+}
+
+// dispatch runs a handler, turning a panic into a closed connection and a
+// log line instead of a dead broker.
+func (c *conn) dispatch(ah *apiHandler, r *request) (resp kmsg.Response, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.logger.Error("handler panic; closing connection",
+				"api", ah.key.Name(), "version", r.hdr.Version, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	start := time.Now()
+	resp = ah.fn(c.s, r)
+	if d := time.Since(start); d > time.Second {
+		c.logger.Debug("slow request", "api", ah.key.Name(), "took", d)
+	}
+	return resp, true
+}
+
+func (c *conn) writeLoop() {
+	for sl := range c.slots {
+		var b []byte
+		select {
+		case b = <-sl.ch:
+		case <-c.closed:
+			return
+		}
+		if b == nil {
+			continue
+		}
+		if _, err := c.nc.Write(b); err != nil {
+			c.logger.Debug("write failed", "err", err)
+			c.close()
+			return
+		}
+	}
+}
+
+func (c *conn) logReadError(err error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		return
+	case errors.Is(err, wire.ErrFrameSize):
+		c.logger.Warn("closing connection: bad frame size", "err", err)
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.logger.Debug("closing idle connection")
+			return
+		}
+		c.logger.Debug("connection read failed", "err", err)
+	}
+}

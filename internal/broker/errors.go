@@ -1,0 +1,99 @@
+package broker
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/records"
+	"github.com/samsa-streaming/samsa/internal/storage"
+)
+
+// errorMapping lists, in order, which sentinel error becomes which Kafka
+// error. It is the only place where package errors meet Kafka codes: the
+// lower packages return sentinels wrapped with %w and context, the handlers
+// call errCode.
+var errorMapping = []struct {
+	err  error
+	kerr *kerr.Error
+}{
+	// records: what a producer sent
+	{records.ErrRecordTooLarge, kerr.MessageTooLarge},
+	{records.ErrInvalidRecord, kerr.InvalidRecord},
+	{records.ErrInvalidTimestamp, kerr.InvalidTimestamp},
+	{records.ErrUnsupportedMagic, kerr.UnsupportedForMessageFormat},
+	{records.ErrUnsupportedCompression, kerr.UnsupportedCompressionType},
+	{records.ErrCorrupt, kerr.CorruptMessage},
+	{records.ErrTruncated, kerr.CorruptMessage},
+
+	// storage
+	{storage.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
+	{storage.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+	{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{storage.ErrLogClosed, kerr.NotLeaderForPartition},
+	{storage.ErrKafkaStorage, kerr.KafkaStorageError},
+
+	// metadata / controller
+	{metadata.ErrTopicExists, kerr.TopicAlreadyExists},
+	{metadata.ErrInvalidTopic, kerr.InvalidTopicException},
+	{metadata.ErrTopicCollision, kerr.InvalidTopicException},
+	{metadata.ErrUnknownTopic, kerr.UnknownTopicOrPartition},
+	{metadata.ErrUnknownTopicID, kerr.UnknownTopicID},
+	{metadata.ErrInvalidPartitions, kerr.InvalidPartitions},
+	{metadata.ErrInvalidReplicationFactor, kerr.InvalidReplicationFactor},
+	{metadata.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
+	{metadata.ErrInvalidConfig, kerr.InvalidConfig},
+	{metadata.ErrNotController, kerr.NotController},
+	{metadata.ErrInvalidRequest, kerr.InvalidRequest},
+
+	// config
+	{config.ErrUnknownConfig, kerr.InvalidConfig},
+	{config.ErrInvalidConfig, kerr.InvalidConfig},
+	{config.ErrReadOnlyConfig, kerr.InvalidConfig},
+
+	// broker
+	{errNotLeader, kerr.NotLeaderForPartition},
+	{errUnknownTopicOrPartition, kerr.UnknownTopicOrPartition},
+	{errTransactionsUnsupported, kerr.InvalidTxnState},
+	{errNotEnoughReplicas, kerr.NotEnoughReplicas},
+	{errShuttingDown, kerr.NotLeaderForPartition},
+	{context.DeadlineExceeded, kerr.RequestTimedOut},
+}
+
+var (
+	errNotLeader               = errors.New("this broker is not the partition's leader")
+	errUnknownTopicOrPartition = errors.New("unknown topic or partition")
+	errTransactionsUnsupported = errors.New("transactions are not supported yet")
+	errNotEnoughReplicas       = errors.New("fewer in-sync replicas than min.insync.replicas")
+	errShuttingDown            = errors.New("broker is shutting down")
+)
+
+// errCode maps an error to its Kafka error code; nil is 0 and anything
+// unknown is UNKNOWN_SERVER_ERROR.
+func errCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	if ke := (*kerr.Error)(nil); errors.As(err, &ke) {
+		return ke.Code
+	}
+	for _, m := range errorMapping {
+		if errors.Is(err, m.err) {
+			return m.kerr.Code
+		}
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// errMessage is the error message sent next to a code, nil when there is no
+// error.
+func errMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	m := err.Error()
+	return &m
+}

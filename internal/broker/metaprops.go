@@ -1,0 +1,122 @@
+package broker
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/samsa-streaming/samsa/internal/config"
+)
+
+// metaPropertiesFile is Kafka's per-log-dir identity file. Kafka needs
+// `kafka-storage format` to write it before the first start; Samsa formats
+// an empty directory itself, so a fresh broker starts with no set-up, and
+// refuses to start on a directory formatted for another node or cluster.
+const metaPropertiesFile = "meta.properties"
+
+// newUUID returns a random 16-byte id in Kafka's base64url form (22 chars).
+func newUUID() (string, [16]byte) {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // variant
+	return base64.RawURLEncoding.EncodeToString(id[:]), id
+}
+
+// prepareLogDirs creates the log dirs, checks or writes their
+// meta.properties, and returns the cluster id they agree on.
+func prepareLogDirs(cfg *config.Broker) (string, error) {
+	dirs := append([]string{}, cfg.LogDirs()...)
+	if md := cfg.MetadataLogDir(); md != "" {
+		dirs = append(dirs, md)
+	}
+	clusterID := ""
+	var fresh []string
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", fmt.Errorf("log dir %s: %w", d, err)
+		}
+		props, err := readProperties(filepath.Join(d, metaPropertiesFile))
+		if errors.Is(err, os.ErrNotExist) {
+			fresh = append(fresh, d)
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("log dir %s: %w", d, err)
+		}
+		if props["node.id"] != strconv.Itoa(int(cfg.NodeID())) {
+			return "", fmt.Errorf("log dir %s belongs to node.id %s, this broker is node.id %d", d, props["node.id"], cfg.NodeID())
+		}
+		if clusterID != "" && props["cluster.id"] != clusterID {
+			return "", fmt.Errorf("log dir %s has cluster.id %s, another log dir has %s", d, props["cluster.id"], clusterID)
+		}
+		clusterID = props["cluster.id"]
+	}
+	if clusterID == "" {
+		clusterID, _ = newUUID()
+	}
+	for _, d := range fresh {
+		dirID, _ := newUUID()
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "#\n# Written by samsa on first start.\ncluster.id=%s\ndirectory.id=%s\nnode.id=%d\nversion=1\n", clusterID, dirID, cfg.NodeID())
+		if err := writeFileAtomic(filepath.Join(d, metaPropertiesFile), b.Bytes()); err != nil {
+			return "", fmt.Errorf("log dir %s: %w", d, err)
+		}
+	}
+	return clusterID, nil
+}
+
+func readProperties(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s: malformed line %q", path, line)
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

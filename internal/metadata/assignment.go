@@ -1,0 +1,116 @@
+package metadata
+
+import (
+	"fmt"
+	"hash/fnv"
+	"slices"
+)
+
+// Replica assignment: explicit assignments are checked, automatic ones are
+// made round-robin over the unfenced brokers.
+
+// checkReplicationFactor checks rf against the number of unfenced brokers.
+func checkReplicationFactor(rf, brokers int) error {
+	if rf <= 0 {
+		return fmt.Errorf("%w: replication factor %d is not positive", ErrInvalidReplicationFactor, rf)
+	}
+	if rf > brokers {
+		return fmt.Errorf("%w: replication factor %d is larger than the %d available broker(s)", ErrInvalidReplicationFactor, rf, brokers)
+	}
+	return nil
+}
+
+// assignmentFromMap turns a partition -> replicas map into a list,
+// checking that the partitions are 0..n-1.
+func assignmentFromMap(m map[int32][]int32) ([][]int32, error) {
+	if len(m) == 0 {
+		return nil, fmt.Errorf("%w: the assignment is empty", ErrInvalidReplicaAssignment)
+	}
+	parts := make([][]int32, len(m))
+	for p, replicas := range m {
+		if p < 0 || int(p) >= len(m) {
+			return nil, fmt.Errorf("%w: partitions must be numbered 0 to %d, got %d", ErrInvalidReplicaAssignment, len(m)-1, p)
+		}
+		parts[p] = replicas
+	}
+	return parts, nil
+}
+
+// checkAssignment checks explicit replica lists for partitions first,
+// first+1, ...: each has rf replicas, none twice, all registered.
+func checkAssignment(img *Image, first int32, parts [][]int32, rf int) error {
+	for i, replicas := range parts {
+		p := first + int32(i)
+		if len(replicas) == 0 {
+			return fmt.Errorf("%w: partition %d has no replicas", ErrInvalidReplicaAssignment, p)
+		}
+		if len(replicas) != rf {
+			return fmt.Errorf("%w: partition %d has %d replicas where the others have %d; the replication factor must be the same for all partitions", ErrInvalidReplicaAssignment, p, len(replicas), rf)
+		}
+		for j, b := range replicas {
+			if slices.Contains(replicas[:j], b) {
+				return fmt.Errorf("%w: partition %d lists broker %d more than once", ErrInvalidReplicaAssignment, p, b)
+			}
+			if img.Brokers[b] == nil {
+				return fmt.Errorf("%w: partition %d: broker %d is not registered", ErrInvalidReplicaAssignment, p, b)
+			}
+		}
+	}
+	return nil
+}
+
+// newPartitionRecord makes the record of a new partition: the unfenced
+// replicas form the ISR, the first of them leads.
+func newPartitionRecord(img *Image, topicID [16]byte, p int32, replicas []int32) (*PartitionRecord, error) {
+	var isr []int32
+	for _, b := range replicas {
+		if br := img.Brokers[b]; br != nil && !br.Fenced {
+			isr = append(isr, b)
+		}
+	}
+	if len(isr) == 0 {
+		return nil, fmt.Errorf("%w: all replicas %v of partition %d are fenced", ErrInvalidReplicaAssignment, replicas, p)
+	}
+	return &PartitionRecord{
+		TopicID:   topicID,
+		Partition: p,
+		Replicas:  slices.Clone(replicas),
+		ISR:       isr,
+		Leader:    isr[0],
+	}, nil
+}
+
+// topicStart is where a topic's round-robin starts: it varies per topic
+// (so leaders of single-partition topics spread over the brokers) and is
+// stable (so CreatePartitions continues the topic's pattern).
+func topicStart(name string, brokers int) int {
+	if brokers == 0 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int(h.Sum32() % uint32(brokers))
+}
+
+// assignReplicas assigns count partitions, numbered from first, to rf of
+// the brokers (sorted ids, rf <= len(brokers)). Partition p leads on
+// brokers[(start+p) % n]; its followers come after the leader at a
+// distance that shifts by one every n partitions, so the followers of one
+// leader spread over the other brokers.
+func assignReplicas(brokers []int32, start int, first, count int32, rf int) [][]int32 {
+	n := len(brokers)
+	parts := make([][]int32, count)
+	for i := range parts {
+		p := int(first) + i
+		lead := (start + p) % n
+		replicas := []int32{brokers[lead]}
+		if n > 1 {
+			shift := (p / n) % (n - 1)
+			for j := 1; j < rf; j++ {
+				replicas = append(replicas, brokers[(lead+1+(shift+j-1)%(n-1))%n])
+			}
+		}
+		parts[i] = replicas
+	}
+	return parts
+}

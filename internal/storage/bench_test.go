@@ -1,0 +1,117 @@
+package storage
+
+import (
+	"testing"
+)
+
+// benchBatch is a ~16 KiB batch of 16 records of 1 KiB.
+func benchBatch() []byte { return makeBatch(batchSpec{records: 16, valueSize: 1024}) }
+
+func BenchmarkAppend(b *testing.B) {
+	cfg := DefaultLogConfig()
+	cfg.SegmentBytes = 64 << 20
+	m, l, _ := newTestLog(b, cfg)
+	defer m.Close()
+	batch := benchBatch()
+	b.SetBytes(int64(len(batch)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := l.AppendAsLeader(batch, 0, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendIdempotent(b *testing.B) {
+	cfg := DefaultLogConfig()
+	cfg.SegmentBytes = 64 << 20
+	m, l, _ := newTestLog(b, cfg)
+	defer m.Close()
+	batches := make([][]byte, 64)
+	for i := range batches {
+		batches[i] = makeBatch(batchSpec{records: 16, valueSize: 1024, idem: true, producerID: 1})
+	}
+	b.SetBytes(int64(len(batches[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		batch := batches[i%len(batches)]
+		setSeq(batch, int32(i*16))
+		if _, err := l.AppendAsLeader(batch, 0, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// setSeq rewrites a batch's base sequence (and its CRC).
+func setSeq(batch []byte, seq int32) {
+	batch[53], batch[54], batch[55], batch[56] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
+	recordsUpdateCRC(batch)
+}
+
+func BenchmarkRead(b *testing.B) {
+	cfg := DefaultLogConfig()
+	cfg.SegmentBytes = 64 << 20
+	m, l, _ := newTestLog(b, cfg)
+	defer m.Close()
+	batch := benchBatch()
+	const n = 4096 // 64 MiB
+	for i := 0; i < n; i++ {
+		if _, err := l.AppendAsLeader(batch, 0, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	leo := l.LogEndOffset()
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	off := int64(0)
+	for i := 0; i < b.N; i++ {
+		res, err := l.Read(off, 1<<20, -1, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Records) == 0 {
+			b.Fatal("empty read")
+		}
+		off = (off + 997*16) % leo
+	}
+}
+
+func BenchmarkIndexLookup(b *testing.B) {
+	for _, sealed := range []bool{false, true} {
+		name := "active"
+		if sealed {
+			name = "sealed"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := DefaultLogConfig()
+			cfg.IndexIntervalBytes = 0 // an entry per batch
+			m, l, _ := newTestLog(b, cfg)
+			defer m.Close()
+			batch := makeBatch(batchSpec{records: 4, valueSize: 10})
+			const n = 100000
+			for i := 0; i < n; i++ {
+				if _, err := l.AppendAsLeader(batch, 0, t0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			l.mu.Lock()
+			s := l.activeLocked()
+			if sealed {
+				if err := s.seal(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			l.mu.Unlock()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.idx.lookupPosition(int64(i*7919) % (4 * n)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,610 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/records"
+	"github.com/samsa-streaming/samsa/internal/storage/vfs"
+)
+
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TopicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic, tp.Partition) }
+
+// AppendResult is the outcome of an append.
+type AppendResult struct {
+	BaseOffset     int64
+	LastOffset     int64
+	LogAppendTime  int64 // -1 unless the batches use LogAppendTime
+	LogStartOffset int64
+	Duplicate      bool // the batch was a retry of one already appended; offsets are the original ones
+}
+
+// ReadResult is the outcome of a read. Records holds whole batches.
+type ReadResult struct {
+	Records        []byte
+	HighWatermark  int64
+	LogStartOffset int64
+	LogEndOffset   int64
+}
+
+// Log is the log of one partition: a directory of segments. See the
+// package documentation for the locking rules.
+type Log struct {
+	tp     TopicPartition
+	dir    string
+	fs     vfs.FS
+	logger *slog.Logger
+
+	// Written with mu held, read without it.
+	leo      atomic.Int64
+	hw       atomic.Int64
+	logStart atomic.Int64
+
+	mu struct {
+		sync.Mutex
+		cfg           LogConfig
+		topicID       [16]byte
+		segs          []*segment // ascending base offsets, the last is active; replaced, never modified in place
+		recoveryPoint int64      // every offset below it is fsynced
+		epochs        *epochCache
+		producers     *producerState
+		snapshots     []int64 // offsets of the producer snapshot files, ascending
+		lastFlushMs   int64
+		lastNowMs     int64 // latest time given to the log (appends, Maintain)
+		closed        bool
+		failed        error // set when a failed write could not be undone
+		pending       []pendingDelete
+		hdrs          []records.Header // scratch for appends
+		staged        []producerEntry  // scratch for appends
+	}
+}
+
+// pendingDelete is a segment removed from the log whose files (renamed to
+// *.deleted) are closed and removed after file.delete.delay.ms, so that
+// reads that started before the removal can finish.
+type pendingDelete struct {
+	deadlineMs int64
+	seg        *segment
+}
+
+func storageErr(op string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrKafkaStorage, op, err)
+}
+
+// TopicPartition returns the partition this log stores.
+func (l *Log) TopicPartition() TopicPartition { return l.tp }
+
+// Dir returns the partition directory.
+func (l *Log) Dir() string { return l.dir }
+
+// TopicID returns the topic id from partition.metadata (zero if unknown).
+func (l *Log) TopicID() [16]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.topicID
+}
+
+// LogStartOffset returns the first offset that may be read.
+func (l *Log) LogStartOffset() int64 { return l.logStart.Load() }
+
+// LogEndOffset returns the offset the next appended record gets.
+func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
+
+// HighWatermark returns the high watermark.
+func (l *Log) HighWatermark() int64 { return l.hw.Load() }
+
+// SetHighWatermark sets the high watermark, clamped to [log start, LEO].
+func (l *Log) SetHighWatermark(hw int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.setHWLocked(hw)
+}
+
+func (l *Log) setHWLocked(hw int64) {
+	hw = max(hw, l.logStart.Load())
+	hw = min(hw, l.leo.Load())
+	l.hw.Store(hw)
+}
+
+// Config returns the log's configuration.
+func (l *Log) Config() LogConfig {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.cfg
+}
+
+// UpdateConfig changes the log's configuration (dynamic topic configs). It
+// applies to the next append, roll and Maintain pass; index sizes apply to
+// the next segment.
+func (l *Log) UpdateConfig(cfg LogConfig) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.mu.cfg = cfg.normalized()
+}
+
+func (l *Log) activeLocked() *segment { return l.mu.segs[len(l.mu.segs)-1] }
+
+// AppendAsLeader appends one or more whole, validated v2 batches, assigning
+// offsets from the log end offset and stamping leaderEpoch into them in
+// place. See the package documentation for the idempotence rules. The
+// batches of one call are appended together or not at all.
+func (l *Log) AppendAsLeader(set []byte, leaderEpoch int32, now time.Time) (AppendResult, error) {
+	nowMs := now.UnixMilli()
+	l.mu.Lock()
+	res, flush, err := l.appendLeaderLocked(set, leaderEpoch, nowMs)
+	l.mu.Unlock()
+	if err != nil || !flush {
+		return res, err
+	}
+	if err := l.flushUpTo(res.LastOffset + 1); err != nil && !errors.Is(err, ErrLogClosed) {
+		return res, err
+	}
+	return res, nil
+}
+
+func (l *Log) appendLeaderLocked(set []byte, leaderEpoch int32, nowMs int64) (AppendResult, bool, error) {
+	res := AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTime: -1}
+	if err := l.writableLocked(); err != nil {
+		return res, false, err
+	}
+	l.mu.lastNowMs = max(l.mu.lastNowMs, nowMs)
+	hdrs, err := splitHeaders(set, l.mu.hdrs[:0])
+	l.mu.hdrs = hdrs
+	if err != nil {
+		return res, false, err
+	}
+	// Check producer state and assign offsets, staging producer updates.
+	staged := l.mu.staged[:0]
+	next := l.leo.Load()
+	for i := range hdrs {
+		h := &hdrs[i]
+		h.BaseOffset = next
+		next = h.NextOffset()
+		if !h.HasProducer() {
+			continue
+		}
+		j := -1
+		for k := range staged {
+			if staged[k].ID == h.ProducerID {
+				j = k
+				break
+			}
+		}
+		if j < 0 {
+			staged = append(staged, l.mu.producers.lookup(h.ProducerID))
+			j = len(staged) - 1
+		}
+		dup, err := staged[j].check(h)
+		if err != nil {
+			l.mu.staged = staged
+			return res, false, err
+		}
+		if dup != nil {
+			l.mu.staged = staged
+			res.BaseOffset, res.LastOffset = dup.FirstOffset, dup.LastOffset
+			res.LogStartOffset = l.logStart.Load()
+			res.Duplicate = true
+			return res, false, nil
+		}
+		staged[j].apply(h)
+	}
+	l.mu.staged = staged
+	// Stamp offsets and the leader epoch into the batches.
+	pos := 0
+	for i := range hdrs {
+		b := set[pos:]
+		records.SetBaseOffset(b, hdrs[i].BaseOffset)
+		records.SetPartitionLeaderEpoch(b, leaderEpoch)
+		hdrs[i].PartitionLeaderEpoch = leaderEpoch
+		pos += hdrs[i].Size()
+	}
+	base := hdrs[0].BaseOffset
+	if err := l.appendLocked(set, hdrs, nowMs); err != nil {
+		return res, false, err
+	}
+	for k := range staged {
+		l.mu.producers.store(&staged[k])
+	}
+	if l.mu.epochs.assign(leaderEpoch, base) {
+		if err := l.mu.epochs.persist(); err != nil {
+			return res, false, storageErr("write leader-epoch-checkpoint", err)
+		}
+	}
+	res.BaseOffset, res.LastOffset = base, next-1
+	res.LogStartOffset = l.logStart.Load()
+	if hdrs[0].LogAppendTime() {
+		res.LogAppendTime = hdrs[0].MaxTimestamp
+	}
+	flush := next-l.mu.recoveryPoint >= l.mu.cfg.FlushMessages
+	return res, flush, nil
+}
+
+func (l *Log) writableLocked() error {
+	if l.mu.closed {
+		return ErrLogClosed
+	}
+	if l.mu.failed != nil {
+		return storageErr("log offline after failed write", l.mu.failed)
+	}
+	return nil
+}
+
+// splitHeaders parses the headers of the batches of set into hdrs.
+func splitHeaders(set []byte, hdrs []records.Header) ([]records.Header, error) {
+	for rest := set; len(rest) > 0; {
+		h, err := records.ParseHeader(rest)
+		if err != nil {
+			return hdrs, fmt.Errorf("%w: %w", ErrInvalidSet, err)
+		}
+		if h.LastOffsetDelta < 0 {
+			return hdrs, fmt.Errorf("%w: negative last offset delta", ErrInvalidSet)
+		}
+		hdrs = append(hdrs, h)
+		rest = rest[h.Size():]
+	}
+	if len(hdrs) == 0 {
+		return hdrs, fmt.Errorf("%w: empty", ErrInvalidSet)
+	}
+	return hdrs, nil
+}
+
+// appendLocked rolls if needed and writes set (offsets assigned) to the
+// active segment, then moves the log end offset.
+func (l *Log) appendLocked(set []byte, hdrs []records.Header, nowMs int64) error {
+	first, last := hdrs[0].BaseOffset, hdrs[len(hdrs)-1].LastOffset()
+	if err := l.maybeRollLocked(int64(len(set)), first, last, nowMs); err != nil {
+		return err
+	}
+	s := l.activeLocked()
+	if err := s.appendBatches(set, hdrs, int64(l.mu.cfg.IndexIntervalBytes)); err != nil {
+		if s.size.Load() != sizeOnDisk(s) {
+			l.mu.failed = err
+		}
+		return storageErr("append", err)
+	}
+	if s.rollStartMs < 0 {
+		s.rollStartMs = nowMs
+	}
+	l.leo.Store(last + 1)
+	return nil
+}
+
+// sizeOnDisk is the log file's size, or -1 when it cannot be read.
+func sizeOnDisk(s *segment) int64 {
+	st, err := s.log.Stat()
+	if err != nil {
+		return -1
+	}
+	return st.Size()
+}
+
+// maybeRollLocked rolls the active segment when the append of size bytes
+// with offsets [first, last] may not go into it (Kafka's shouldRoll).
+func (l *Log) maybeRollLocked(size, first, last, nowMs int64) error {
+	s := l.activeLocked()
+	cfg := &l.mu.cfg
+	roll := false
+	if s.size.Load() > 0 {
+		roll = s.size.Load() > cfg.SegmentBytes-size ||
+			(s.rollStartMs >= 0 && nowMs-s.rollStartMs > cfg.SegmentMs) ||
+			s.idx.full() || s.tidx.full() ||
+			last-s.base > math.MaxInt32 || first < s.base
+	} else if first != s.base {
+		roll = true // empty segment at the wrong base (follower after a gap)
+	}
+	if !roll {
+		return nil
+	}
+	return l.rollLocked(first, nowMs)
+}
+
+// rollLocked seals the active segment and starts a new one at base.
+func (l *Log) rollLocked(base int64, nowMs int64) error {
+	old := l.activeLocked()
+	segs := l.mu.segs
+	if old.size.Load() == 0 {
+		// Replace an empty active segment instead of keeping it.
+		if err := old.close(); err != nil {
+			return storageErr("close empty segment", err)
+		}
+		for _, f := range old.files() {
+			if err := removeMissing(l.fs, f); err != nil {
+				return storageErr("remove empty segment", err)
+			}
+		}
+		segs = segs[:len(segs)-1]
+	} else {
+		if err := old.seal(); err != nil {
+			return storageErr("seal segment", err)
+		}
+		if err := l.takeSnapshotLocked(base); err != nil {
+			return err
+		}
+	}
+	s, err := createSegment(l.fs, l.dir, base, &l.mu.cfg)
+	if err != nil {
+		return storageErr("create segment", err)
+	}
+	ns := make([]*segment, len(segs), len(segs)+1)
+	copy(ns, segs)
+	l.mu.segs = append(ns, s)
+	l.logger.Debug("rolled segment", "partition", l.tp, "base", base)
+	return nil
+}
+
+// takeSnapshotLocked writes the producer state as <offset>.snapshot and keeps
+// only the last two snapshots.
+func (l *Log) takeSnapshotLocked(offset int64) error {
+	if err := writeSnapshot(l.fs, l.dir, offset, l.mu.producers); err != nil {
+		return storageErr("write producer snapshot", err)
+	}
+	snaps := l.mu.snapshots
+	if n := len(snaps); n == 0 || snaps[n-1] != offset {
+		snaps = append(snaps, offset)
+	}
+	for len(snaps) > 2 {
+		if err := removeMissing(l.fs, snapshotPath(l.dir, snaps[0])); err != nil {
+			return storageErr("remove producer snapshot", err)
+		}
+		snaps = snaps[1:]
+	}
+	l.mu.snapshots = snaps
+	return nil
+}
+
+// AppendAsFollower appends batches whose offsets are already assigned (by
+// the leader). Their base offsets must not go below the log end offset.
+// Producer state and the leader-epoch cache follow the batches.
+func (l *Log) AppendAsFollower(set []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writableLocked(); err != nil {
+		return err
+	}
+	hdrs, err := splitHeaders(set, l.mu.hdrs[:0])
+	l.mu.hdrs = hdrs
+	if err != nil {
+		return err
+	}
+	next := l.leo.Load()
+	for i := range hdrs {
+		if hdrs[i].BaseOffset < next {
+			return fmt.Errorf("%w: batch offset %d below %d", ErrInvalidSet, hdrs[i].BaseOffset, next)
+		}
+		next = hdrs[i].NextOffset()
+	}
+	// A follower has no clock of its own here: age segments by the
+	// batches' timestamps, as Kafka does for appended records.
+	if err := l.appendLocked(set, hdrs, hdrs[len(hdrs)-1].MaxTimestamp); err != nil {
+		return err
+	}
+	changed := false
+	for i := range hdrs {
+		l.mu.producers.replay(&hdrs[i])
+		changed = l.mu.epochs.assign(hdrs[i].PartitionLeaderEpoch, hdrs[i].BaseOffset) || changed
+	}
+	if changed {
+		if err := l.mu.epochs.persist(); err != nil {
+			return storageErr("write leader-epoch-checkpoint", err)
+		}
+	}
+	return nil
+}
+
+// Read returns whole batches starting with the one that holds offset, at
+// most maxBytes of them (but the whole first batch when minOneBatch), none
+// whose base offset is >= maxOffset (-1: the log end offset). An offset
+// below the log start offset or past the log end offset is
+// ErrOffsetOutOfRange; the log end offset itself reads nothing.
+//
+// Only the segment lookup runs under the log's mutex; the file is read
+// after it is released, bounded by the size observed, so appends proceed.
+func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) (ReadResult, error) {
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		return ReadResult{}, ErrLogClosed
+	}
+	leo := l.leo.Load()
+	res := ReadResult{HighWatermark: l.hw.Load(), LogStartOffset: l.logStart.Load(), LogEndOffset: leo}
+	if offset < res.LogStartOffset || offset > leo {
+		l.mu.Unlock()
+		return res, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, res.LogStartOffset, leo)
+	}
+	if maxOffset < 0 || maxOffset > leo {
+		maxOffset = leo
+	}
+	if offset >= maxOffset {
+		l.mu.Unlock()
+		return res, nil
+	}
+	segs := l.mu.segs
+	i := segmentFor(segs, offset)
+	pos, err := segs[i].idx.lookupPosition(offset - segs[i].base)
+	l.mu.Unlock()
+	if err != nil {
+		return res, storageErr("read offset index", err)
+	}
+	res.Records, err = readFrom(segs[i:], pos, offset, maxBytes, maxOffset, minOneBatch)
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// segmentFor returns the index of the last segment whose base is <= offset
+// (0 if none).
+func segmentFor(segs []*segment, offset int64) int {
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
+	return max(i, 0)
+}
+
+func readFrom(segs []*segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
+	for k, s := range segs {
+		if k > 0 {
+			pos = 0
+		}
+		end := s.size.Load()
+		start, p, found, err := s.seekBatch(pos, end, offset)
+		if err != nil {
+			return nil, readErr(err)
+		}
+		if !found {
+			continue
+		}
+		if p.base >= maxOffset {
+			return nil, nil
+		}
+		n := min(int64(maxBytes), end-start)
+		if p.size > n {
+			if !minOneBatch {
+				return nil, nil
+			}
+			n = p.size
+		}
+		buf := make([]byte, n)
+		got, err := s.log.ReadAt(buf, start)
+		if got < len(buf) && err != nil && !errors.Is(err, io.EOF) {
+			return nil, readErr(err)
+		}
+		return wholeBatches(buf[:got], maxOffset), nil
+	}
+	return nil, nil
+}
+
+// wholeBatches cuts buf after its last whole batch below maxOffset.
+func wholeBatches(buf []byte, maxOffset int64) []byte {
+	n := 0
+	for n < len(buf) {
+		p, err := peek(buf[n:])
+		if err != nil || p.base >= maxOffset || int64(len(buf)-n) < p.size {
+			break
+		}
+		n += int(p.size)
+	}
+	return buf[:n]
+}
+
+func readErr(err error) error {
+	if errors.Is(err, os.ErrClosed) {
+		return ErrLogClosed
+	}
+	return storageErr("read", err)
+}
+
+// Size returns the total size of the segments in bytes.
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, s := range l.mu.segs {
+		n += s.size.Load()
+	}
+	return n
+}
+
+// LatestEpoch returns the latest leader epoch in the epoch cache, or -1.
+func (l *Log) LatestEpoch() int32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.epochs.latest()
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch (see epochCache.endOffsetFor).
+func (l *Log) EndOffsetForEpoch(epoch int32) (leaderEpoch int32, endOffset int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.epochs.endOffsetFor(epoch, l.leo.Load())
+}
+
+// ActiveProducers lists the producers with state in this partition.
+func (l *Log) ActiveProducers() []ProducerInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.producers.infos()
+}
+
+// MaxTimestampOffset returns the largest batch max timestamp in the log and
+// the last offset of the (first) batch that has it, or (-1, -1) for an empty
+// log. Kafka returns the offset of the record itself; the batch's last
+// offset is what the log knows without decoding records.
+func (l *Log) MaxTimestampOffset() (timestamp int64, offset int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	timestamp, offset = -1, -1
+	for _, s := range l.mu.segs {
+		if s.maxTsOffset >= 0 && s.maxTs > timestamp {
+			timestamp, offset = s.maxTs, s.maxTsOffset
+		}
+	}
+	return timestamp, offset
+}
+
+// OffsetForTimestamp returns the first batch whose max timestamp is >= ts
+// (and whose last offset is >= the log start offset): its base offset (or
+// the log start offset if larger) and its max timestamp. ok is false when
+// no batch qualifies. The answer is batch-granular: the broker may decode
+// the batch to find the exact record.
+func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bool, err error) {
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		return -1, -1, false, ErrLogClosed
+	}
+	segs := l.mu.segs
+	ls := l.logStart.Load()
+	i := 0
+	for i < len(segs) && (segs[i].maxTs < ts || segs[i].maxTsOffset < ls) {
+		i++
+	}
+	if i == len(segs) {
+		l.mu.Unlock()
+		return -1, -1, false, nil
+	}
+	s := segs[i]
+	rel, err := s.tidx.lookupTime(ts)
+	var pos int64
+	if err == nil {
+		from := max(ls, s.base)
+		if rel >= 0 {
+			from = max(from, s.base+rel)
+		}
+		pos, err = s.idx.lookupPosition(from - s.base)
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return -1, -1, false, storageErr("read index", err)
+	}
+	var buf [records.HeaderSize]byte
+	for k, s := range segs[i:] {
+		if k > 0 {
+			pos = 0
+		}
+		end := s.size.Load()
+		for pos < end {
+			p, err := peekAt(s.log, pos, end, &buf)
+			if err != nil {
+				return -1, -1, false, readErr(err)
+			}
+			if p.maxTs >= ts && p.last() >= ls {
+				return max(p.base, ls), p.maxTs, true, nil
+			}
+			pos += p.size
+		}
+	}
+	return -1, -1, false, nil
+}

@@ -1,0 +1,229 @@
+package storage
+
+import (
+	"errors"
+	"os"
+	"testing"
+)
+
+// crash abandons a manager without closing it, as SIGKILL would: no
+// flush, no snapshot, no checkpoint, no clean-shutdown marker. Its files
+// stay open; what it wrote is in the page cache and visible to the next
+// open.
+func crash(m *Manager) { _ = m }
+
+// appendN appends n batches of 2 records and returns the file position
+// (end) after each batch.
+func appendN(t *testing.T, l *Log, n int) []int64 {
+	t.Helper()
+	var ends []int64
+	for i := 0; i < n; i++ {
+		mustAppend(t, l, batchSpec{records: 2, valueSize: 100, ts: t0.UnixMilli() + int64(i)}, 0, t0)
+		ends = append(ends, l.Size())
+	}
+	return ends
+}
+
+func TestRecoveryTornTail(t *testing.T) {
+	m, l, dir := newTestLog(t, testConfig())
+	ends := appendN(t, l, 5)
+	crash(m)
+	// Cut the segment in the middle of the last batch.
+	cut := ends[3] + (ends[4]-ends[3])/2
+	if err := os.Truncate(segFile(dir, 0, logSuffix), cut); err != nil {
+		t.Fatal(err)
+	}
+	m2, l2 := reopen(t, dir)
+	defer m2.Close()
+	if l2.LogEndOffset() != 8 {
+		t.Fatalf("LEO after torn tail %d, want 8", l2.LogEndOffset())
+	}
+	if st, _ := os.Stat(segFile(dir, 0, logSuffix)); st.Size() != ends[3] {
+		t.Fatalf("segment size %d, want %d (cut at the last whole batch)", st.Size(), ends[3])
+	}
+	r := mustAppend(t, l2, batchSpec{records: 2}, 0, t0)
+	if r.BaseOffset != 8 {
+		t.Fatalf("append after recovery at %d, want 8", r.BaseOffset)
+	}
+	res, err := l2.Read(0, 1<<20, -1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hs := batchesOf(t, res.Records); len(hs) != 5 || hs[4].BaseOffset != 8 {
+		t.Fatalf("after recovery: %d batches", len(hs))
+	}
+	if _, err := os.Stat(dir + "/" + cleanShutdownFile); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("clean shutdown marker present while open: %v", err)
+	}
+}
+
+func TestRecoveryBitFlipInTail(t *testing.T) {
+	cfg := testConfig()
+	m, l, dir := newTestLog(t, cfg)
+	ends := appendN(t, l, 5)
+	crash(m)
+	// Flip a bit in the records of the fourth batch: its CRC fails, and
+	// everything from it on is dropped.
+	f, err := os.OpenFile(segFile(dir, 0, logSuffix), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := ends[2] + 80
+	b := make([]byte, 1)
+	f.ReadAt(b, pos)
+	b[0] ^= 0x10
+	f.WriteAt(b, pos)
+	f.Close()
+	m2, l2 := reopen(t, dir)
+	defer m2.Close()
+	if l2.LogEndOffset() != 6 {
+		t.Fatalf("LEO after bit flip %d, want 6", l2.LogEndOffset())
+	}
+	if r := mustAppend(t, l2, batchSpec{}, 0, t0); r.BaseOffset != 6 {
+		t.Fatalf("next append at %d", r.BaseOffset)
+	}
+}
+
+func TestRecoveryDeletesSegmentsAfterCorruption(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 2 * int64(len(makeBatch(batchSpec{records: 2, valueSize: 100})))
+	m, l, dir := newTestLog(t, cfg)
+	appendN(t, l, 6) // segments 0, 4, 8
+	crash(m)
+	// Corrupt the middle segment's first batch (recovery point is 0: every
+	// segment is recovered).
+	if err := os.Truncate(segFile(dir, 4, logSuffix), 30); err != nil {
+		t.Fatal(err)
+	}
+	m2, l2 := reopen(t, dir)
+	defer m2.Close()
+	if l2.LogEndOffset() != 4 {
+		t.Fatalf("LEO %d, want 4", l2.LogEndOffset())
+	}
+	if got := segmentBases(t, dir); len(got) != 2 {
+		t.Fatalf("segments %v, want [0 4] (4 empty and active)", got)
+	}
+}
+
+func TestRecoveryMissingIndexes(t *testing.T) {
+	cfg := testConfig()
+	cfg.IndexIntervalBytes = 1
+	m, l, dir := newTestLog(t, cfg)
+	appendN(t, l, 8)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := os.ReadFile(segFile(dir, 0, indexSuffix))
+	tidx, _ := os.ReadFile(segFile(dir, 0, timeIndexSuffix))
+	if len(idx) != 7*offsetEntrySize || len(tidx) == 0 {
+		t.Fatalf("index sizes after close: %d, %d", len(idx), len(tidx))
+	}
+	os.Remove(segFile(dir, 0, indexSuffix))
+	os.Remove(segFile(dir, 0, timeIndexSuffix))
+	m2, l2 := reopen(t, dir)
+	if l2.LogEndOffset() != 16 {
+		t.Fatalf("LEO %d", l2.LogEndOffset())
+	}
+	for off := int64(0); off < 16; off += 3 {
+		res, err := l2.Read(off, 1<<20, -1, false)
+		if err != nil || batchesOf(t, res.Records)[0].BaseOffset != off&^1 {
+			t.Fatalf("read %d: %v", off, err)
+		}
+	}
+	if off, _, ok, _ := l2.OffsetForTimestamp(t0.UnixMilli() + 5); !ok || off != 8 { // batch 4 (offsets 8-9) has max ts t0+5
+		t.Fatalf("OffsetForTimestamp after rebuild: %d %v", off, ok)
+	}
+	if err := m2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	idx2, _ := os.ReadFile(segFile(dir, 0, indexSuffix))
+	tidx2, _ := os.ReadFile(segFile(dir, 0, timeIndexSuffix))
+	if string(idx2) != string(idx) || string(tidx2) != string(tidx) {
+		t.Fatalf("rebuilt indexes differ from the originals")
+	}
+}
+
+func TestRecoveryCorruptIndex(t *testing.T) {
+	corruptions := []struct {
+		name string
+		mod  func(b []byte) []byte
+	}{
+		{"size not a multiple", func(b []byte) []byte { return append(b, 1, 2, 3) }},
+		{"entries not increasing", func(b []byte) []byte {
+			copy(b[8:16], b[0:8])
+			return b
+		}},
+		{"position past the log", func(b []byte) []byte {
+			b[len(b)-4] = 0x7f
+			return b
+		}},
+	}
+	for _, c := range corruptions {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.IndexIntervalBytes = 1
+			m, l, dir := newTestLog(t, cfg)
+			appendN(t, l, 6)
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+			path := segFile(dir, 0, indexSuffix)
+			orig, _ := os.ReadFile(path)
+			os.WriteFile(path, c.mod(append([]byte(nil), orig...)), 0o644)
+			m2, l2 := reopen(t, dir)
+			for off := int64(0); off < 12; off++ {
+				res, err := l2.Read(off, 1<<20, -1, false)
+				if err != nil || batchesOf(t, res.Records)[0].BaseOffset != off&^1 {
+					t.Fatalf("read %d: %v", off, err)
+				}
+			}
+			m2.Close()
+			if got, _ := os.ReadFile(path); string(got) != string(orig) {
+				t.Fatalf("index not rebuilt to the original")
+			}
+		})
+	}
+}
+
+func TestRecoveryAfterCleanShutdownKeepsState(t *testing.T) {
+	m, l, dir := newTestLog(t, testConfig())
+	appendN(t, l, 3)
+	l.SetHighWatermark(4)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir + "/" + cleanShutdownFile); err != nil {
+		t.Fatalf("no clean shutdown marker after Close: %v", err)
+	}
+	m2, l2 := reopen(t, dir)
+	defer m2.Close()
+	if l2.LogEndOffset() != 6 || l2.HighWatermark() != 4 || l2.TopicID() != [16]byte{1, 2, 3} {
+		t.Fatalf("after reopen: LEO %d HW %d id %x", l2.LogEndOffset(), l2.HighWatermark(), l2.TopicID())
+	}
+	if _, err := os.Stat(dir + "/" + cleanShutdownFile); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("marker not removed on open")
+	}
+	// The reopened active segment keeps appending with indexes.
+	if r := mustAppend(t, l2, batchSpec{}, 0, t0); r.BaseOffset != 6 {
+		t.Fatalf("append at %d", r.BaseOffset)
+	}
+}
+
+func TestRecoveryLeftovers(t *testing.T) {
+	m, l, dir := newTestLog(t, testConfig())
+	appendN(t, l, 2)
+	m.Close()
+	for _, name := range []string{"00000000000000000099.index", "00000000000000000001.log.deleted", "leader-epoch-checkpoint.tmp"} {
+		os.WriteFile(partDir(dir)+"/"+name, []byte("x"), 0o644)
+	}
+	m2, l2 := reopen(t, dir)
+	defer m2.Close()
+	for _, name := range []string{"00000000000000000099.index", "00000000000000000001.log.deleted", "leader-epoch-checkpoint.tmp"} {
+		if _, err := os.Stat(partDir(dir) + "/" + name); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("leftover %s not removed", name)
+		}
+	}
+	if l2.LogEndOffset() != 4 {
+		t.Fatalf("LEO %d", l2.LogEndOffset())
+	}
+}

@@ -1,0 +1,327 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+
+	"github.com/samsa-streaming/samsa/internal/records"
+	"github.com/samsa-streaming/samsa/internal/storage/vfs"
+)
+
+// File name suffixes of a segment.
+const (
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+	deletedSuffix   = ".deleted"
+)
+
+// segmentName is the 20-digit zero-padded base offset Kafka names files by.
+func segmentName(base int64) string { return fmt.Sprintf("%020d", base) }
+
+// segment is one <base>.log file with its .index and .timeindex.
+//
+// base, log, idx and tidx never change after creation. size is atomic so
+// that readers, which run without the log's mutex, can bound their reads by
+// it; it only grows while the segment is active (it shrinks under TruncateTo,
+// under the mutex). Every other field is guarded by the owning Log's mutex.
+type segment struct {
+	base int64
+	path string // directory + segmentName(base), without suffix
+	log  vfs.File
+	idx  *indexFile
+	tidx *indexFile
+	size atomic.Int64
+
+	next            int64 // offset after the last batch (base when empty)
+	maxTs           int64 // largest batch MaxTimestamp, -1 when empty
+	maxTsOffset     int64 // last offset of the batch holding maxTs, -1 when empty
+	lastIdxTs       int64 // timestamp of the last time index entry, -1 when none
+	bytesSinceIndex int64
+	rollStartMs     int64 // time the segment's age is measured from (segment.ms), -1 when empty
+	flushed         bool  // fsynced since it was sealed
+}
+
+// createSegment creates the three files of a new, empty, active segment.
+func createSegment(fsys vfs.FS, dir string, base int64, cfg *LogConfig) (*segment, error) {
+	s := &segment{base: base, path: filepath.Join(dir, segmentName(base)), next: base,
+		maxTs: -1, maxTsOffset: -1, lastIdxTs: -1, rollStartMs: -1}
+	var err error
+	flag := os.O_RDWR | os.O_CREATE | os.O_TRUNC
+	if s.log, err = fsys.OpenFile(s.path+logSuffix, flag, 0o644); err != nil {
+		return nil, err
+	}
+	if err := s.openIndexes(fsys, flag); err != nil {
+		s.log.Close()
+		return nil, err
+	}
+	if err := s.idx.reset(cfg.SegmentIndexBytes); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.tidx.reset(cfg.SegmentIndexBytes); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.activate(cfg); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *segment) openIndexes(fsys vfs.FS, flag int) error {
+	f, err := fsys.OpenFile(s.path+indexSuffix, flag, 0o644)
+	if err != nil {
+		return err
+	}
+	t, err := fsys.OpenFile(s.path+timeIndexSuffix, flag, 0o644)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	s.idx = newIndexFile(f, offsetEntrySize)
+	s.tidx = newIndexFile(t, timeEntrySize)
+	return nil
+}
+
+// activate makes the segment the active one: indexes in memory, files
+// preallocated.
+func (s *segment) activate(cfg *LogConfig) error {
+	if err := s.idx.activate(cfg.SegmentIndexBytes); err != nil {
+		return err
+	}
+	return s.tidx.activate(cfg.SegmentIndexBytes)
+}
+
+// seal is called when the segment stops being the active one: the final
+// time index entry (Kafka's onBecomeInactiveSegment), pending entries
+// written, index files trimmed.
+func (s *segment) seal() error {
+	if s.maxTs > s.lastIdxTs && s.tidx.mem != nil {
+		s.tidx.addTime(s.maxTs, int32(s.maxTsOffset-s.base))
+		s.lastIdxTs = s.maxTs
+	}
+	if err := s.idx.seal(); err != nil {
+		return err
+	}
+	return s.tidx.seal()
+}
+
+func (s *segment) close() error {
+	err := s.log.Close()
+	if s.idx != nil {
+		if e := s.idx.f.Close(); err == nil {
+			err = e
+		}
+	}
+	if s.tidx != nil {
+		if e := s.tidx.f.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// sync writes pending index entries and fsyncs the three files.
+func (s *segment) sync() error {
+	if err := s.idx.writePending(); err != nil {
+		return err
+	}
+	if err := s.tidx.writePending(); err != nil {
+		return err
+	}
+	if err := s.log.Sync(); err != nil {
+		return err
+	}
+	if err := s.idx.f.Sync(); err != nil {
+		return err
+	}
+	return s.tidx.f.Sync()
+}
+
+// files returns the paths of the segment's files.
+func (s *segment) files() []string {
+	return []string{s.path + logSuffix, s.path + indexSuffix, s.path + timeIndexSuffix}
+}
+
+// appendBatches writes set (whose headers, offsets assigned, are hdrs) at
+// the end of the segment and updates the indexes, as Kafka's
+// LogSegment.append does: an offset index entry (last offset of the batch,
+// its position) once more than index.interval.bytes were written since the
+// previous one, and at the same time a time index entry if the max
+// timestamp grew. On a write failure the file is cut back to its old size.
+func (s *segment) appendBatches(set []byte, hdrs []records.Header, interval int64) error {
+	pos := s.size.Load()
+	if _, err := s.log.WriteAt(set, pos); err != nil {
+		if terr := s.log.Truncate(pos); terr != nil {
+			return errors.Join(err, terr)
+		}
+		return err
+	}
+	for i := range hdrs {
+		h := &hdrs[i]
+		if h.MaxTimestamp > s.maxTs {
+			s.maxTs, s.maxTsOffset = h.MaxTimestamp, h.LastOffset()
+		}
+		if s.bytesSinceIndex > interval {
+			s.idx.addOffset(int32(h.LastOffset()-s.base), int32(pos))
+			if s.maxTs > s.lastIdxTs {
+				s.tidx.addTime(s.maxTs, int32(s.maxTsOffset-s.base))
+				s.lastIdxTs = s.maxTs
+			}
+			s.bytesSinceIndex = 0
+		}
+		sz := int64(h.Size())
+		pos += sz
+		s.bytesSinceIndex += sz
+		s.next = h.NextOffset()
+	}
+	s.size.Store(pos)
+	return nil
+}
+
+// batchPeek is what a reader learns from a batch header without reading the
+// batch: enough to skip it or to decide to return it.
+type batchPeek struct {
+	base      int64
+	size      int64
+	lastDelta int32
+	maxTs     int64
+}
+
+func (p *batchPeek) last() int64 { return p.base + int64(p.lastDelta) }
+
+// Positions of the v2 header fields a reader peeks at (see package records).
+const (
+	peekLengthAt    = 8
+	peekMagicAt     = 16
+	peekLastDeltaAt = 23
+	peekMaxTsAt     = 35
+)
+
+var errBadPeek = errors.New("bad batch header")
+
+// peekAt reads the header of the batch at pos of f (which holds end bytes).
+func peekAt(f vfs.File, pos, end int64, buf *[records.HeaderSize]byte) (batchPeek, error) {
+	var p batchPeek
+	if end-pos < records.HeaderSize {
+		return p, io.ErrUnexpectedEOF
+	}
+	if _, err := f.ReadAt(buf[:], pos); err != nil {
+		return p, err
+	}
+	return peek(buf[:])
+}
+
+func peek(b []byte) (batchPeek, error) {
+	var p batchPeek
+	if len(b) < records.HeaderSize {
+		return p, io.ErrUnexpectedEOF
+	}
+	p.base = int64(binary.BigEndian.Uint64(b))
+	length := int64(int32(binary.BigEndian.Uint32(b[peekLengthAt:])))
+	if length < records.HeaderSize-records.LogOverhead || b[peekMagicAt] != 2 {
+		return p, errBadPeek
+	}
+	p.size = records.LogOverhead + length
+	p.lastDelta = int32(binary.BigEndian.Uint32(b[peekLastDeltaAt:]))
+	p.maxTs = int64(binary.BigEndian.Uint64(b[peekMaxTsAt:]))
+	return p, nil
+}
+
+// seekBatch scans headers from pos for the first batch whose last offset
+// is >= target. It returns that batch's position and header, or found=false
+// when the segment (end bytes) ends first.
+func (s *segment) seekBatch(pos, end, target int64) (int64, batchPeek, bool, error) {
+	var buf [records.HeaderSize]byte
+	for pos < end {
+		p, err := peekAt(s.log, pos, end, &buf)
+		if err != nil {
+			return 0, p, false, err
+		}
+		if p.last() >= target {
+			return pos, p, true, nil
+		}
+		pos += p.size
+	}
+	return pos, batchPeek{}, false, nil
+}
+
+// scanner reads the whole batches of a segment sequentially in large
+// chunks, for recovery and for replaying producer state.
+type scanner struct {
+	f   vfs.File
+	pos int64 // file position of buf[0]
+	end int64
+	buf []byte
+	off int // start of the unconsumed part of buf
+}
+
+const scanChunk = 1 << 20
+
+func newScanner(f vfs.File, pos, end int64) *scanner {
+	return &scanner{f: f, pos: pos, end: end}
+}
+
+// next returns the next batch, its header and its position. At the end it
+// returns io.EOF; a batch cut off by the end of the file is
+// records.ErrTruncated; a bad header is the error of records.ParseHeader.
+// The batch bytes are valid until the next call.
+func (sc *scanner) next() ([]byte, records.Header, int64, error) {
+	for {
+		avail := sc.buf[sc.off:]
+		bpos := sc.pos + int64(sc.off)
+		if len(avail) == 0 && bpos >= sc.end {
+			return nil, records.Header{}, bpos, io.EOF
+		}
+		h, err := records.ParseHeader(avail)
+		if err == nil {
+			n := h.Size()
+			sc.off += n
+			return avail[:n], h, bpos, nil
+		}
+		if !errors.Is(err, records.ErrTruncated) {
+			return nil, h, bpos, err
+		}
+		// Need more bytes: how many?
+		need := records.HeaderSize
+		if len(avail) >= records.LogOverhead && int64(h.Length) > 0 {
+			need = max(need, records.LogOverhead+int(h.Length))
+		}
+		remaining := sc.end - bpos
+		if int64(need) > remaining {
+			return nil, h, bpos, records.ErrTruncated
+		}
+		if err := sc.fill(bpos, need); err != nil {
+			return nil, h, bpos, err
+		}
+	}
+}
+
+// fill reloads buf to start at file position at, holding at least need
+// bytes (and up to a chunk).
+func (sc *scanner) fill(at int64, need int) error {
+	n := int64(max(need, scanChunk))
+	if rem := sc.end - at; n > rem {
+		n = rem
+	}
+	if int64(cap(sc.buf)) < n {
+		sc.buf = make([]byte, n)
+	}
+	sc.buf = sc.buf[:n]
+	got, err := sc.f.ReadAt(sc.buf, at)
+	if got < int(n) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	sc.pos, sc.off = at, 0
+	return nil
+}
