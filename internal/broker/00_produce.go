@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -53,7 +54,7 @@ func handleProduce(s *Server, r *request) kmsg.Response {
 			err := reqErr
 			if err == nil {
 				var w *hwWait
-				w, err = s.produceTo(rt.Topic, rp.Partition, rp.Records, req.Acks, now, &sp)
+				w, err = s.produceTo(req.Version, rt.Topic, rp.Partition, rp.Records, req.Acks, now, &sp)
 				if w != nil {
 					waits = append(waits, *w)
 				}
@@ -63,6 +64,13 @@ func handleProduce(s *Server, r *request) kmsg.Response {
 				sp.ErrorCode = errCode(err)
 				if req.Version >= 8 {
 					sp.ErrorMessage = errMessage(err)
+					var re *records.RecordError
+					if errors.As(err, &re) {
+						er := kmsg.NewProduceResponseTopicPartitionErrorRecord()
+						er.RelativeOffset = int32(re.Index)
+						er.ErrorMessage = &re.Message
+						sp.ErrorRecords = append(sp.ErrorRecords, er)
+					}
 				}
 				s.logger.Debug("produce failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
 			}
@@ -109,7 +117,7 @@ type hwWait struct {
 // produceTo validates and appends one partition's record set and fills sp.
 // It returns a wait when the append is not yet covered by the high
 // watermark and acks=-1 asked for that.
-func (s *Server) produceTo(topic string, part int32, set []byte, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
+func (s *Server) produceTo(version int16, topic string, part int32, set []byte, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
 	p := s.parts.get(topic, part)
 	if p == nil {
 		if err := s.maybeAutoCreate(topic); err != nil {
@@ -133,6 +141,10 @@ func (s *Server) produceTo(topic string, part int32, set []byte, acks int16, now
 	if vr.Transactional {
 		return nil, errTransactionsUnsupported
 	}
+	if version < 7 && batchCodec(vr.Set) == records.CodecZstd {
+		// zstd arrived with Produce v7 (KIP-110); older clients can't read it back.
+		return nil, fmt.Errorf("%w: zstd needs Produce v7 or later", records.ErrUnsupportedCompression)
+	}
 	res, err := p.log.AppendAsLeader(vr.Set, st.leaderEpoch, now)
 	if err != nil {
 		return nil, err
@@ -150,6 +162,15 @@ func (s *Server) produceTo(topic string, part int32, set []byte, acks int16, now
 		return &hwWait{p: p, offset: res.LastOffset + 1}, nil
 	}
 	return nil, nil
+}
+
+// batchCodec is the codec of the first batch of a validated set.
+func batchCodec(set []byte) records.Codec {
+	h, err := records.ParseHeader(set)
+	if err != nil {
+		return records.CodecNone
+	}
+	return h.Codec()
 }
 
 func produceOptions(cfg *config.Topic, now time.Time, maxRequest int) records.ProduceOptions {

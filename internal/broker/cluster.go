@@ -30,19 +30,19 @@ func (s *Server) openMetadata() error {
 		return err
 	}
 	s.meta, err = metadata.Open(metadata.Config{
-		NodeID:              s.nodeID,
-		Dir:                 filepath.Join(dir, metadataDirName),
-		Voters:              voters,
-		BindAddr:            bind,
-		Logger:              s.logger.With("component", "metadata"),
-		ValidateTopicConfig: config.ValidateTopicConfig,
-		ClusterID:           s.clusterID,
+		NodeID:                   s.nodeID,
+		Dir:                      filepath.Join(dir, metadataDirName),
+		Voters:                   voters,
+		BindAddr:                 bind,
+		Logger:                   s.logger.With("component", "metadata"),
+		ValidateTopicConfig:      config.ValidateTopicConfig,
+		ListConfigDefault:        listConfigDefault,
+		ClusterID:                s.clusterID,
+		DefaultNumPartitions:     int32(s.cfg.Int("num.partitions")),
+		DefaultReplicationFactor: int16(s.cfg.Int("default.replication.factor")),
 	})
 	if err != nil {
 		return fmt.Errorf("opening the metadata log: %w", err)
-	}
-	if id := s.meta.Image().ClusterID; id != "" && id != s.clusterID {
-		return fmt.Errorf("metadata log has cluster.id %s, meta.properties has %s", id, s.clusterID)
 	}
 	s.meta.Subscribe(func(prev, next *metadata.Image) {
 		// Until Serve has waited for the quorum, images are partial
@@ -52,6 +52,33 @@ func (s *Server) openMetadata() error {
 			s.parts.reconcile(prev, next, false)
 		}
 	})
+	return nil
+}
+
+// listConfigDefault tells the controller, for APPEND and SUBTRACT, whether
+// a config is a list and what its declared default is.
+func listConfigDefault(resourceType int8, name string) (string, bool) {
+	var def *config.Def
+	var ok bool
+	switch resourceType {
+	case resourceTopic:
+		def, ok = config.TopicDef(name)
+	case resourceBroker:
+		def, ok = config.BrokerDef(name)
+	}
+	if !ok {
+		return "", false
+	}
+	return def.DefaultString(), def.Type == config.List
+}
+
+// checkClusterID refuses a metadata log of another cluster than the log
+// dirs' meta.properties (once the quorum is caught up, when the image's
+// cluster id is known).
+func (s *Server) checkClusterID() error {
+	if id := s.meta.Image().ClusterID; id != "" && id != s.clusterID {
+		return fmt.Errorf("metadata log has cluster.id %s, meta.properties has %s", id, s.clusterID)
+	}
 	return nil
 }
 

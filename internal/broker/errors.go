@@ -24,7 +24,8 @@ var errorMapping = []struct {
 	{records.ErrRecordTooLarge, kerr.MessageTooLarge},
 	{records.ErrInvalidRecord, kerr.InvalidRecord},
 	{records.ErrInvalidTimestamp, kerr.InvalidTimestamp},
-	{records.ErrUnsupportedMagic, kerr.UnsupportedForMessageFormat},
+	// Produce v3+ may carry only magic v2; Kafka calls others invalid.
+	{records.ErrUnsupportedMagic, kerr.InvalidRecord},
 	{records.ErrUnsupportedCompression, kerr.UnsupportedCompressionType},
 	{records.ErrCorrupt, kerr.CorruptMessage},
 	{records.ErrTruncated, kerr.CorruptMessage},

@@ -135,6 +135,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.meta.WaitReady(ctx); err != nil {
 		return fmt.Errorf("waiting for the metadata quorum: %w", err)
 	}
+	if err := s.checkClusterID(); err != nil {
+		return err
+	}
 	if err := s.registerBroker(ctx); err != nil {
 		return fmt.Errorf("registering broker %d: %w", s.nodeID, err)
 	}

@@ -68,6 +68,9 @@ func (c LogConfig) normalized() LogConfig {
 	if c.SegmentBytes <= 0 {
 		c.SegmentBytes = d.SegmentBytes
 	}
+	// Index entries hold int32 positions (Kafka bounds segment.bytes the
+	// same way).
+	c.SegmentBytes = min(c.SegmentBytes, math.MaxInt32)
 	if c.SegmentMs <= 0 {
 		c.SegmentMs = d.SegmentMs
 	}

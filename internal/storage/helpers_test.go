@@ -207,3 +207,5 @@ func makeHeader(pid int64, epoch int16, seq int32, n int, base int64) records.He
 }
 
 func recordsUpdateCRC(b []byte) { records.UpdateCRC(b) }
+
+func vfsOS() vfs.FS { return vfs.OS }

@@ -136,6 +136,12 @@ func (l *Log) UpdateConfig(cfg LogConfig) {
 	l.mu.cfg = cfg.normalized()
 }
 
+func (l *Log) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.closed
+}
+
 func (l *Log) activeLocked() *segment { return l.mu.segs[len(l.mu.segs)-1] }
 
 // AppendAsLeader appends one or more whole, validated v2 batches, assigning
@@ -440,6 +446,11 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 		return res, storageErr("read offset index", err)
 	}
 	res.Records, err = readFrom(segs[i:], pos, offset, maxBytes, maxOffset, minOneBatch)
+	if errors.Is(err, ErrLogClosed) && !l.isClosed() {
+		// The segment was removed (retention, truncation) and its file
+		// closed while we read it: the offset is gone.
+		err = fmt.Errorf("%w: segment removed during the read", ErrOffsetOutOfRange)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -568,7 +579,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bo
 	segs := l.mu.segs
 	ls := l.logStart.Load()
 	i := 0
-	for i < len(segs) && (segs[i].maxTs < ts || segs[i].maxTsOffset < ls) {
+	for i < len(segs) && (segs[i].maxTs < ts || segs[i].next <= ls) {
 		i++
 	}
 	if i == len(segs) {

@@ -127,7 +127,7 @@ func (l *Log) deleteOldSegmentsLocked(nowMs int64) error {
 		if nextBase > hw && !byStart {
 			break
 		}
-		byTime := cfg.RetentionMs >= 0 && nowMs-s.maxTs > cfg.RetentionMs
+		byTime := cfg.RetentionMs >= 0 && nowMs-s.largestTimestamp() > cfg.RetentionMs
 		bySize := cfg.RetentionBytes >= 0 && total-cfg.RetentionBytes >= size
 		if !byStart && !byTime && !bySize {
 			break
@@ -248,6 +248,11 @@ func (l *Log) closeLocked(clean bool) error {
 	}
 	l.mu.closed = true
 	var errs []error
+	if l.mu.failed != nil {
+		// The tail may hold a partial write: leave the dir unclean so the
+		// next open recovers it.
+		errs = append(errs, storageErr("log offline after failed write", l.mu.failed))
+	}
 	errs = append(errs, l.removePendingLocked(0, true))
 	leo := l.leo.Load()
 	if clean && l.mu.failed == nil {
@@ -279,4 +284,17 @@ func (l *Log) checkpointValues() (recoveryPoint, logStart, hw int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.mu.recoveryPoint, l.logStart.Load(), l.hw.Load()
+}
+
+// largestTimestamp is the segment's largest batch timestamp, or (batches
+// without timestamps) the file's modification time, as in Kafka.
+func (s *segment) largestTimestamp() int64 {
+	if s.maxTs >= 0 {
+		return s.maxTs
+	}
+	st, err := s.log.Stat()
+	if err != nil {
+		return s.maxTs
+	}
+	return st.ModTime().UnixMilli()
 }

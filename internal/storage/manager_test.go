@@ -300,3 +300,29 @@ func TestManagerRemovesDeleteDirsAtOpen(t *testing.T) {
 		t.Fatal("leftover -delete dir not removed")
 	}
 }
+
+// TestReadDuringSegmentDeletion checks that a read that found its segment
+// before retention removed it can still read it: the files stay open
+// until file.delete.delay.ms has passed.
+func TestReadDuringSegmentDeletion(t *testing.T) {
+	cfg := testConfig()
+	cfg.RetentionMs = 1
+	cfg.FileDeleteDelayMs = 60000
+	m, l, _ := segmentedLog(t, cfg, 3)
+	defer m.Close()
+	l.mu.Lock()
+	old := l.mu.segs // what a reader saw before the deletion
+	l.mu.Unlock()
+	m.Maintain(at(1 << 30))
+	if l.LogStartOffset() != 4 {
+		t.Fatalf("log start %d", l.LogStartOffset())
+	}
+	b, err := readFrom(old, 0, 0, 1<<20, 100, false)
+	if err != nil || batchesOf(t, b)[0].BaseOffset != 0 {
+		t.Fatalf("read of a deleted segment within the delay: %v", err)
+	}
+	m.Maintain(at(1<<30 + 60001))
+	if _, err := readFrom(old, 0, 0, 1<<20, 100, false); !errors.Is(err, ErrLogClosed) {
+		t.Fatalf("read of a removed segment: %v", err)
+	}
+}

@@ -258,7 +258,7 @@ func openLog(p openParams) (*Log, error) {
 	l.mu.recoveryPoint = leo
 	changed := l.mu.epochs.truncateFromEnd(leo)
 	changed = l.mu.epochs.truncateFromStart(logStart) || changed
-	if changed {
+	if changed || recovered {
 		if err := l.mu.epochs.persist(); err != nil {
 			return nil, storageErr("write leader-epoch-checkpoint", err)
 		}

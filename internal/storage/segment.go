@@ -44,7 +44,6 @@ type segment struct {
 	lastIdxTs       int64 // timestamp of the last time index entry, -1 when none
 	bytesSinceIndex int64
 	rollStartMs     int64 // time the segment's age is measured from (segment.ms), -1 when empty
-	flushed         bool  // fsynced since it was sealed
 }
 
 // createSegment creates the three files of a new, empty, active segment.

@@ -1,0 +1,136 @@
+// Package storage is the partition log on disk, in Apache Kafka's layout:
+// segments with their offset and time indexes, the leader-epoch checkpoint,
+// producer state (idempotence) and its snapshots, recovery after a crash,
+// roll, retention, flush policy and the log start offset. A Manager owns
+// every log of a broker across its log dirs and the checkpoint files at the
+// root of each dir. All file access goes through the vfs.FS seam. Time
+// enters as arguments; nothing here reads the clock.
+//
+// # Layout
+//
+// A log dir (log.dirs) holds:
+//
+//	recovery-point-offset-checkpoint   0\n<n>\n<topic> <partition> <offset>\n...
+//	log-start-offset-checkpoint        same format
+//	replication-offset-checkpoint      same format: high watermarks
+//	.kafka_cleanshutdown               written by Manager.Close, removed at open
+//	<topic>-<partition>/               one directory per partition
+//	<topic>-<partition>.<32 hex>-delete/  a deleted partition awaiting removal
+//
+// The clean-shutdown marker lives at the root of the log dir (one per dir):
+// Close writes it only when every log of the dir closed cleanly, and
+// OpenManager removes it once all partitions are open, so a crash later is
+// detected. Checkpoint files are written atomically (temporary file, fsync,
+// rename, fsync of the directory) by Manager.Maintain when their content
+// changed, and by Manager.Close.
+//
+// A partition directory holds:
+//
+//	<base>.log        record batches exactly as appended (base = 20-digit, zero-padded offset)
+//	<base>.index      sparse offset index: 8-byte entries (relative offset int32, position int32)
+//	<base>.timeindex  time index: 12-byte entries (timestamp int64, relative offset int32)
+//	<offset>.snapshot producer state after every batch below offset (format in producerstate.go)
+//	leader-epoch-checkpoint  0\n<n>\n<epoch> <start offset>\n...
+//	partition.metadata       version: 0\ntopic_id: <base64url uuid>
+//
+// An offset index entry is added, as in Kafka's LogSegment.append, before a
+// batch once more than index.interval.bytes were written since the last
+// entry: (last offset of the batch, its position). At the same moment a
+// time index entry (max timestamp so far, offset of the batch that has it)
+// is added if the max timestamp grew; a final one is added when the segment
+// rolls or the log closes. Index files are preallocated to
+// segment.index.bytes while their segment is active and trimmed to their
+// real size on roll and close. The active segment's entries are kept in
+// memory and written to the files at flush, roll and close (Kafka maps the
+// file instead); sealed indexes are read with ReadAt, leaving them to the
+// page cache rather than the heap.
+//
+// A segment rolls when the append would take it past segment.bytes, when
+// segment.ms passed since its first append (for a reopened segment: its
+// first batch's timestamp), when either index is full, or when the
+// relative offset of the append would overflow int32.
+//
+// # Appends and reads
+//
+// AppendAsLeader parses only batch headers (no per-record work), checks
+// producer state, writes the base offset and partition leader epoch into
+// the caller's bytes in place (the CRC does not cover them) and writes the
+// whole set with one WriteAt. A failed write is cut back off the file; if
+// that fails too, the log refuses further writes (ErrKafkaStorage).
+// flush.messages fsyncs from the append path, after the mutex is released;
+// flush.ms and the flush of rolled segments run from Maintain. The
+// recovery point moves only after an fsync.
+//
+// Read finds the segment and the index position under the mutex, then reads
+// the file without it, bounded by the segment size it observes (bytes below
+// it are completely written). One read returns batches of one segment. Data
+// is never cached by the application: reads go to the page cache.
+//
+// # Retention
+//
+// Maintain deletes the oldest segments, never the active one and never one
+// holding offsets at or above the high watermark, while they are wholly
+// below the log start offset, older than retention.ms by their largest
+// timestamp, or not needed to stay within retention.bytes. Deleted segments
+// leave the log at once; their files are renamed to *.deleted and removed
+// after file.delete.delay.ms so that reads in flight can finish.
+// DeleteRecordsBefore moves the log start offset (checkpointed) and deletes
+// the segments below it at once; when it reaches the log end offset the
+// active segment is rolled and deleted too.
+//
+// # Recovery
+//
+// At open, leftovers (*.deleted, *.tmp, *.swap, *.cleaned, indexes without
+// a log) are removed and every segment's indexes are sanity-checked (size a
+// multiple of the entry size, entries increasing, positions inside the
+// log). Without the clean-shutdown marker, every segment from the one
+// holding the recovery point on is recovered: its batches are read from the
+// start and validated (header, CRC-32C, offsets increasing); the file is cut
+// at the first torn or corrupt batch and any later segment is deleted; the
+// indexes are rebuilt from the scan; the leader epochs of the batches go
+// into the epoch cache. A segment with a missing or corrupt index is
+// recovered the same way even after a clean shutdown. The log end offset is
+// the end of the last valid batch. Producer state is loaded from the latest
+// readable snapshot in [log start, log end] (newer ones are deleted: the
+// data they describe is gone) and the batches after it are replayed.
+//
+// # Idempotence
+//
+// Per producer id the log keeps its epoch and the sequence and offset
+// ranges of its last five batches (Kafka's ProducerStateManager). For a
+// batch with a producer id:
+//
+//   - an epoch older than the producer's is ErrInvalidProducerEpoch;
+//   - a newer epoch must start at sequence 0 (else ErrOutOfOrderSequence)
+//     and resets the producer's batches;
+//   - in the same epoch, a batch whose sequence range equals a remembered
+//     batch's is a duplicate: it is not appended and AppendAsLeader answers
+//     with the original offsets and Duplicate set; otherwise its base
+//     sequence must follow the last one (wrapping from MaxInt32 to 0), else
+//     ErrOutOfOrderSequence;
+//   - an unknown producer id (new, or whose state expired or went with
+//     retention) is accepted at any sequence, as Kafka 3.x/4.x does.
+//
+// Control batches (transaction markers) are checked for the epoch only and
+// end the producer's open transaction. All batches of one append are
+// checked against staged copies of the producer entries, so a set is
+// accepted or rejected as a whole. A snapshot is written when a segment
+// rolls and when the log closes; the last two are kept, and those below the
+// log start offset are deleted. Producers idle longer than
+// producer.id.expiration.ms without an open transaction are forgotten by
+// Maintain.
+//
+// # Locking
+//
+// Each Log has one mutex (Log.mu) guarding its segments list, producer
+// state, epoch cache and configuration; there is no lock across partitions.
+// The log end offset, high watermark and log start offset are atomics
+// written under the mutex, so their getters do not lock. The segments list
+// is replaced, never modified in place, so a reader can keep using the
+// slice it saw. No file I/O on record data happens under the mutex except
+// the append's own write; fsyncs run outside it.
+//
+// Lock order: Manager.ckptMu, then Manager.mu, then Log.mu. Manager.mu is
+// held while a Log.mu is taken only in GetOrCreate (to check the topic id);
+// a Log never calls into its Manager.
+package storage
