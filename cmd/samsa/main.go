@@ -10,6 +10,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/samsa-streaming/samsa/internal/cli"
 )
 
 func main() {
@@ -28,9 +30,13 @@ func main() {
 		fmt.Println("samsa", version)
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "samsa: unknown command %q\n\n", os.Args[1])
-		usage()
-		os.Exit(2)
+		c, ok := cli.Lookup(os.Args[1])
+		if !ok {
+			fmt.Fprintf(os.Stderr, "samsa: unknown command %q\n\n", os.Args[1])
+			usage()
+			os.Exit(2)
+		}
+		err = c.Run(os.Args[2:], os.Stdout, os.Stderr)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "samsa:", err)
@@ -47,7 +53,9 @@ func usage() {
 Usage:
   samsa server [--config FILE] [--override key=value ...]   run a broker
   samsa version                                             print the version
+  samsa COMMAND --help                                      a tool's flags and examples
 
-Run 'samsa server --help' for the server's flags.
+Tools:
 `)
+	cli.Usage(os.Stderr)
 }

@@ -1,8 +1,13 @@
 package broker
 
 import (
+	"errors"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/records"
+	"github.com/samsa-streaming/samsa/internal/storage"
 )
 
 // ListOffsets v1-v9.
@@ -85,7 +90,35 @@ func (s *Server) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartiti
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
 			return nil
 		}
-		sp.Timestamp, sp.Offset = ts, off
+		sp.Offset, sp.Timestamp = exactOffsetForTimestamp(l, off, ts, rp.Timestamp)
 	}
 	return nil
+}
+
+// exactOffsetForTimestamp refines the log's batch-level answer (the first
+// batch whose max timestamp reaches target) to the first record in that
+// batch whose own timestamp does, as Kafka answers.
+func exactOffsetForTimestamp(l *storage.Log, off, batchTs, target int64) (int64, int64) {
+	rr, err := l.Read(off, 1, -1, true)
+	if err != nil || len(rr.Records) == 0 {
+		return off, batchTs
+	}
+	h, err := records.ParseHeader(rr.Records)
+	if err != nil || h.LogAppendTime() {
+		return off, batchTs // LogAppendTime: every record has the batch's time
+	}
+	foundOff, foundTs := off, batchTs
+	errFound := errors.New("found")
+	err = records.Records(rr.Records[:h.Size()], 0, func(r *records.Record) error {
+		o, ts := h.BaseOffset+int64(r.OffsetDelta), h.FirstTimestamp+r.TimestampDelta
+		if o >= off && ts >= target {
+			foundOff, foundTs = o, ts
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return off, batchTs
+	}
+	return foundOff, foundTs
 }

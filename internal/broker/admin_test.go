@@ -3,6 +3,7 @@ package broker
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -281,5 +282,32 @@ func TestClusterViews(t *testing.T) {
 	prods.EachProducer(func(kadm.DescribedProducer) { n++ })
 	if n == 0 {
 		t.Fatal("no active idempotent producer described")
+	}
+}
+
+// TestListOffsetsByTimestampInsideBatch looks up a timestamp that falls
+// inside one batch of many records: the answer is the record, not the
+// batch's first offset.
+func TestListOffsetsByTimestampInsideBatch(t *testing.T) {
+	tb := startBroker(t)
+	createTopic(t, tb, "inbatch", 1, nil)
+	cl := tb.client(kgo.ProducerLinger(time.Second), kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	base := int64(1_700_000_000_000)
+	var recs []*kgo.Record
+	for i := 0; i < 10; i++ {
+		recs = append(recs, &kgo.Record{Topic: "inbatch", Value: []byte{byte(i)}, Timestamp: timeMs(base + int64(i)*1000)})
+	}
+	if err := cl.ProduceSync(testCtx(t), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if recs[9].Offset-recs[0].Offset != 9 {
+		t.Fatal("records not contiguous")
+	}
+	got, err := tb.admin().ListOffsetsAfterMilli(testCtx(t), base+6500, "inbatch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := got.Lookup("inbatch", 0); o.Offset != 7 || o.Timestamp != base+7000 {
+		t.Fatalf("offset for timestamp inside a batch: %d at %d, want 7 at %d", o.Offset, o.Timestamp, base+7000)
 	}
 }

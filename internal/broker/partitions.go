@@ -290,6 +290,9 @@ func (ps *partitions) upsert(tp storage.TopicPartition, topicID [16]byte, mp *me
 			s.logger.Error("creating partition log failed", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 			return
 		}
+		// A log recovered at start-up was opened with default settings:
+		// give it the topic's before retention can look at it.
+		l.UpdateConfig(logConfig(cfg))
 		p = &partition{tp: tp, topicID: topicID, log: l, nodeID: s.nodeID}
 		p.mu.followerLEO = map[int32]int64{}
 		p.mu.waiters = map[*waiter]struct{}{}
