@@ -64,6 +64,7 @@ func startProc(t *testing.T, bin, dir string, port, cport int) *brokerProc {
 		"--override", fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", port, cport),
 		"--override", fmt.Sprintf("controller.quorum.voters=1@127.0.0.1:%d", cport),
 		"--override", "log.dirs="+dir,
+		"--override", "samsa.http.listener=127.0.0.1:0",
 		"--override", "log.segment.bytes=1048576", // several segments, so recovery crosses rolls
 	)
 	logPath := filepath.Join(t.TempDir(), "broker.log")

@@ -150,6 +150,10 @@ func (s *Server) produceTo(version int16, topic string, part int32, set []byte, 
 		return nil, err
 	}
 	p.maybeAdvanceHW()
+	if !res.Duplicate {
+		s.metrics.bytesIn.WithLabelValues(topic).Add(float64(len(vr.Set)))
+		s.metrics.messagesIn.WithLabelValues(topic).Add(float64(vr.Records))
+	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogStartOffset = res.LogStartOffset
 	if st.cfg.MessageTimestampType == "LogAppendTime" {

@@ -37,6 +37,7 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 	resp, sent, n, urgent := s.readFetch(req, plan)
 	if urgent || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(plan.keys) == 0 {
 		s.sessions.commit(plan, sent)
+		s.countFetched(resp)
 		return resp
 	}
 
@@ -66,12 +67,14 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 				resp, sent, n, urgent = s.readFetch(req, plan)
 				if urgent || n >= int(req.MinBytes) {
 					s.sessions.commit(plan, sent)
+					s.countFetched(resp)
 					r.done(resp)
 					return
 				}
 			case <-timer.C:
 				resp, sent, _, _ = s.readFetch(req, plan)
 				s.sessions.commit(plan, sent)
+				s.countFetched(resp)
 				r.done(resp)
 				return
 			case <-s.ctx.Done():
@@ -81,6 +84,28 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 		}
 	}()
 	return nil
+}
+
+// countFetched adds the record bytes of an answer to the bytes-out metric.
+func (s *Server) countFetched(resp *kmsg.FetchResponse) {
+	img := s.meta.Image()
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		n := 0
+		for j := range t.Partitions {
+			n += len(t.Partitions[j].RecordBatches)
+		}
+		if n == 0 {
+			continue
+		}
+		name := t.Topic
+		if name == "" {
+			if mt := img.TopicsByID[t.TopicID]; mt != nil {
+				name = mt.Name
+			}
+		}
+		s.metrics.bytesOut.WithLabelValues(name).Add(float64(n))
+	}
 }
 
 // partitionFor finds the hosted partition of a session key, resolving a

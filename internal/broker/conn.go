@@ -43,17 +43,21 @@ type slot struct{ ch chan []byte }
 
 // request is one decoded request on its way through a handler.
 type request struct {
-	hdr  wire.RequestHeader
-	req  kmsg.Request
-	c    *conn
-	once sync.Once
-	sl   *slot
+	hdr   wire.RequestHeader
+	req   kmsg.Request
+	c     *conn
+	once  sync.Once
+	sl    *slot
+	start time.Time // arrival, for the request duration metric
 }
 
 // done answers the request; only the first call counts. A nil response means
 // the request gets none.
 func (r *request) done(resp kmsg.Response) {
 	r.once.Do(func() {
+		if r.req != nil {
+			r.c.s.metrics.observeRequest(r.hdr.Key, time.Since(r.start))
+		}
 		if resp == nil {
 			r.sl.ch <- nil
 			return
@@ -70,6 +74,8 @@ func (c *conn) close() {
 }
 
 func (c *conn) serve() {
+	c.s.metrics.connections.Inc()
+	defer c.s.metrics.connections.Dec()
 	defer c.close()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -113,6 +119,7 @@ func (c *conn) handle(frame []byte) bool {
 	sl := &slot{ch: make(chan []byte, 1)}
 	if h.Version < ah.min || h.Version > ah.max {
 		if ah.key != kmsg.ApiVersions {
+			c.s.metrics.requestErrors.WithLabelValues(ah.key.Name()).Inc()
 			c.logger.Warn("closing connection: unsupported API version",
 				"api", ah.key.Name(), "version", h.Version, "min", ah.min, "max", ah.max)
 			return false
@@ -127,10 +134,11 @@ func (c *conn) handle(frame []byte) bool {
 	req := ah.key.Request()
 	hdr, err := wire.ParseRequest(frame, req)
 	if err != nil {
+		c.s.metrics.requestErrors.WithLabelValues(ah.key.Name()).Inc()
 		c.logger.Warn("closing connection: undecodable request", "api", ah.key.Name(), "version", h.Version, "err", err)
 		return false
 	}
-	r := &request{hdr: hdr, req: req, c: c, sl: sl}
+	r := &request{hdr: hdr, req: req, c: c, sl: sl, start: time.Now()}
 	if !c.enqueue(sl) {
 		return false
 	}
@@ -160,6 +168,7 @@ func (c *conn) dispatch(ah *apiHandler, r *request) (resp kmsg.Response, ok bool
 		if p := recover(); p != nil {
 			c.logger.Error("handler panic; closing connection",
 				"api", ah.key.Name(), "version", r.hdr.Version, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			c.s.metrics.requestErrors.WithLabelValues(ah.key.Name()).Inc()
 			ok = false
 		}
 	}()

@@ -52,6 +52,7 @@ func startBroker(t testing.TB, overrides ...string) *testBroker {
 		"listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:" + fmt.Sprint(cport),
 		"controller.quorum.voters=1@127.0.0.1:" + fmt.Sprint(cport),
 		"log.dirs=" + tb.dir,
+		"samsa.http.listener=127.0.0.1:0",
 	}, overrides...)
 	tb.start()
 	t.Cleanup(func() { tb.stop() })

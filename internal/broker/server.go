@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,10 @@ type Server struct {
 	parts     *partitions
 	pids      *producerIDs
 	sessions  *fetchSessions
+
+	metrics  *metrics
+	httpSrv  *http.Server
+	httpAddr string
 
 	// ready is set once the metadata image is caught up; before that,
 	// image changes are not applied to the local logs.
@@ -94,6 +99,7 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 	s.parts = newPartitions(s)
 	s.pids = &producerIDs{s: s}
 	s.sessions = newFetchSessions(int(cfg.Int("max.incremental.fetch.session.cache.slots")))
+	s.metrics = newMetrics(s)
 
 	ok := false
 	defer func() {
@@ -124,6 +130,7 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 	if err := s.openMetadata(); err != nil {
 		return nil, err
 	}
+	s.startHTTP()
 	ok = true
 	return s, nil
 }
@@ -277,6 +284,7 @@ func (s *Server) Close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	s.stopHTTP()
 	for _, l := range s.listeners {
 		l.ln.Close()
 	}

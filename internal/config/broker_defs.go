@@ -1,5 +1,7 @@
 package config
 
+import "net"
+
 // Broker configs. Names, types, defaults and bounds are Kafka 4.x's unless
 // the Note says otherwise; update modes follow Kafka's DynamicBrokerConfig
 // (the first broker synonym of every topic config is cluster-wide dynamic,
@@ -474,6 +476,29 @@ var brokerDeclarations = []*Def{
 		Name: "ssl.truststore.password", Type: Password, Importance: High, Scope: PerBroker, Sensitive: true, Unused: true,
 		Doc: "The password of the trust store file.",
 	},
+
+	// --- Samsa's own: the HTTP endpoint for metrics and health ---
+	{
+		Name: "samsa.http.listener", Type: String, Default: ptr("127.0.0.1:9404"), rule: custom("host:port or empty", checkHTTPListener), Importance: Medium,
+		Doc:  "The host:port of the broker's HTTP endpoint serving /metrics (Prometheus text format), /healthz and /readyz. Empty disables it. If the address is taken the broker logs an error and runs without it.",
+		Note: "Samsa only: Kafka exposes JMX and leaves Prometheus to an exporter.",
+	},
+	{
+		Name: "samsa.http.pprof.enable", Type: Boolean, Default: ptr("false"), Importance: Low,
+		Doc:  "Whether the HTTP endpoint also serves Go's profiler under /debug/pprof/.",
+		Note: "Samsa only.",
+	},
+}
+
+// checkHTTPListener accepts "" or host:port.
+func checkHTTPListener(v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return err
+	}
+	return nil
 }
 
 var securityProtocols = []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}

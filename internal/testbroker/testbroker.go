@@ -40,6 +40,7 @@ func Start(t testing.TB, overrides ...string) *Broker {
 		"listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:" + fmt.Sprint(cport),
 		"controller.quorum.voters=1@127.0.0.1:" + fmt.Sprint(cport),
 		"log.dirs=" + b.Dir,
+		"samsa.http.listener=127.0.0.1:0",
 	}, overrides...)
 	b.start()
 	t.Cleanup(b.Stop)

@@ -1,0 +1,176 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// metrics is the broker's one Prometheus registry. Names follow the shape
+// of the Kafka JMX exporter's (kafka_server_..., kafka_network_...,
+// kafka_log_...) so existing dashboards need few changes. Counters on the
+// hot path are cached per topic (topicMetrics) so a produce or fetch does
+// no label lookup.
+type metrics struct {
+	reg *prometheus.Registry
+
+	requests        *prometheus.CounterVec
+	requestErrors   *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	bytesIn         *prometheus.CounterVec
+	bytesOut        *prometheus.CounterVec
+	messagesIn      *prometheus.CounterVec
+	connections     prometheus.Gauge
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafka_network_requests_total", Help: "Requests received, by API.",
+	}, []string{"request"})
+	m.requestErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafka_network_request_errors_total", Help: "Requests that closed their connection (undecodable, unsupported version, handler panic), by API.",
+	}, []string{"request"})
+	m.requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "kafka_network_request_duration_seconds",
+		Help:    "Time from a request's arrival to its response being queued, by API (delayed fetches and acks=all produces include their wait).",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"request"})
+	m.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafka_server_brokertopicmetrics_bytes_in_total", Help: "Record bytes appended by producers, by topic.",
+	}, []string{"topic"})
+	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafka_server_brokertopicmetrics_bytes_out_total", Help: "Record bytes sent to fetchers, by topic.",
+	}, []string{"topic"})
+	m.messagesIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafka_server_brokertopicmetrics_messages_in_total", Help: "Records appended by producers, by topic.",
+	}, []string{"topic"})
+	m.connections = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kafka_server_socket_server_connections", Help: "Open client connections.",
+	})
+	m.reg.MustRegister(m.requests, m.requestErrors, m.requestDuration, m.bytesIn, m.bytesOut, m.messagesIn, m.connections,
+		&partitionCollector{s: s},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// observeRequest records one answered request.
+func (m *metrics) observeRequest(key int16, d time.Duration) {
+	name := kmsg.NameForKey(key)
+	m.requests.WithLabelValues(name).Inc()
+	m.requestDuration.WithLabelValues(name).Observe(d.Seconds())
+}
+
+// partitionCollector reports per-partition state at scrape time, so the
+// produce path does no gauge updates.
+type partitionCollector struct{ s *Server }
+
+var (
+	descPartitions      = prometheus.NewDesc("kafka_server_replicamanager_partitions", "Partitions hosted by this broker.", nil, nil)
+	descLeaders         = prometheus.NewDesc("kafka_server_replicamanager_leader_count", "Partitions this broker leads.", nil, nil)
+	descUnderReplicated = prometheus.NewDesc("kafka_server_replicamanager_under_replicated_partitions", "Led partitions whose ISR is smaller than their replica set.", nil, nil)
+	descLogSize         = prometheus.NewDesc("kafka_log_size_bytes", "Bytes on disk of a partition's log.", []string{"topic", "partition"}, nil)
+	descLogEnd          = prometheus.NewDesc("kafka_log_log_end_offset", "Log end offset of a partition.", []string{"topic", "partition"}, nil)
+	descLogStart        = prometheus.NewDesc("kafka_log_log_start_offset", "Log start offset of a partition.", []string{"topic", "partition"}, nil)
+	descHighWatermark   = prometheus.NewDesc("kafka_cluster_partition_high_watermark", "High watermark of a partition.", []string{"topic", "partition"}, nil)
+)
+
+func (c *partitionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPartitions, descLeaders, descUnderReplicated, descLogSize, descLogEnd, descLogStart, descHighWatermark} {
+		ch <- d
+	}
+}
+
+func (c *partitionCollector) Collect(ch chan<- prometheus.Metric) {
+	ps := c.s.parts
+	ps.mu.RLock()
+	all := make([]*partition, 0, len(ps.mu.byTP))
+	for _, p := range ps.mu.byTP {
+		all = append(all, p)
+	}
+	ps.mu.RUnlock()
+	leaders, under := 0, 0
+	for _, p := range all {
+		st := p.state()
+		if st.leader == p.nodeID {
+			leaders++
+			if len(st.isr) < len(st.replicas) {
+				under++
+			}
+		}
+		t, part := p.tp.Topic, strconv.Itoa(int(p.tp.Partition))
+		ch <- prometheus.MustNewConstMetric(descLogSize, prometheus.GaugeValue, float64(p.log.Size()), t, part)
+		ch <- prometheus.MustNewConstMetric(descLogEnd, prometheus.GaugeValue, float64(p.log.LogEndOffset()), t, part)
+		ch <- prometheus.MustNewConstMetric(descLogStart, prometheus.GaugeValue, float64(p.log.LogStartOffset()), t, part)
+		ch <- prometheus.MustNewConstMetric(descHighWatermark, prometheus.GaugeValue, float64(p.log.HighWatermark()), t, part)
+	}
+	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(len(all)))
+	ch <- prometheus.MustNewConstMetric(descLeaders, prometheus.GaugeValue, float64(leaders))
+	ch <- prometheus.MustNewConstMetric(descUnderReplicated, prometheus.GaugeValue, float64(under))
+}
+
+// startHTTP serves /metrics, /healthz, /readyz (and pprof when enabled) on
+// samsa.http.listener. A taken address is logged, not fatal: the broker's
+// job is the Kafka listener.
+func (s *Server) startHTTP() {
+	addr := s.cfg.String("samsa.http.listener")
+	if addr == "" {
+		return
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.logger.Error("metrics and health endpoint disabled: cannot listen", "samsa.http.listener", addr, "err", err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() || s.meta.ControllerID() < 0 {
+			http.Error(w, "not ready: metadata quorum has no leader or the broker is starting", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	if s.cfg.Bool("samsa.http.pprof.enable") {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.httpAddr = ln.Addr().String()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("HTTP endpoint stopped", "err", err)
+		}
+	}()
+}
+
+// HTTPAddr is the bound address of the metrics and health endpoint, "" when
+// it is off.
+func (s *Server) HTTPAddr() string { return s.httpAddr }
+
+func (s *Server) stopHTTP() {
+	if s.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.httpSrv.Shutdown(ctx)
+	}
+}
