@@ -62,7 +62,7 @@ func (r *request) done(resp kmsg.Response) {
 			r.sl.ch <- nil
 			return
 		}
-		r.sl.ch <- wire.AppendResponse(nil, r.hdr.CorrelationID, resp)
+		r.sl.ch <- wire.AppendResponse(getFrameBuf(), r.hdr.CorrelationID, resp)
 	})
 }
 
@@ -191,7 +191,9 @@ func (c *conn) writeLoop() {
 		if b == nil {
 			continue
 		}
-		if _, err := c.nc.Write(b); err != nil {
+		_, err := c.nc.Write(b)
+		putFrameBuf(b)
+		if err != nil {
 			c.logger.Debug("write failed", "err", err)
 			c.close()
 			return
@@ -213,4 +215,25 @@ func (c *conn) logReadError(err error) {
 		}
 		c.logger.Debug("connection read failed", "err", err)
 	}
+}
+
+// Response frames are pooled: a fetch answer is up to a few MiB, and
+// allocating (and zeroing) one per response is most of a consumer's cost.
+var framePool sync.Pool
+
+// maxPooledFrame keeps rare huge answers from pinning memory in the pool.
+const maxPooledFrame = 8 << 20
+
+func getFrameBuf() []byte {
+	if b, ok := framePool.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+func putFrameBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledFrame {
+		return
+	}
+	framePool.Put(&b)
 }

@@ -106,6 +106,11 @@ func ParseRequest(frame []byte, req kmsg.Request) (RequestHeader, error) {
 // ApiVersions, whose response header is always v0 so that a client that does
 // not yet know our versions can read it.
 func AppendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte {
+	if need := len(dst) + sizeHint(resp); cap(dst) < need {
+		// Grow once up front: growing while kmsg appends would copy the
+		// record bytes of a fetch answer several times.
+		dst = append(make([]byte, 0, need), dst...)
+	}
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = kbin.AppendInt32(dst, correlationID)
@@ -131,4 +136,23 @@ func skipTags(r *kbin.Reader) {
 		r.Uvarint()
 		r.Span(int(r.Uvarint()))
 	}
+}
+
+// sizeHint estimates the encoded size of a response: exact enough for
+// fetch answers, whose record bytes dominate; small answers need no hint.
+func sizeHint(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 256
+	}
+	n := 64
+	for i := range f.Topics {
+		t := &f.Topics[i]
+		n += 48 + len(t.Topic)
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			n += 64 + len(p.RecordBatches) + 32*len(p.AbortedTransactions)
+		}
+	}
+	return n
 }

@@ -117,3 +117,48 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendFetchResponse encodes a fetch answer of 8 partitions with
+// 1 MiB of records each, into a reused buffer as the broker does.
+func BenchmarkAppendFetchResponse(b *testing.B) {
+	resp := kmsg.NewPtrFetchResponse()
+	resp.Version = 12
+	t := kmsg.NewFetchResponseTopic()
+	t.Topic = "bench"
+	for p := int32(0); p < 8; p++ {
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.Partition = p
+		rp.RecordBatches = make([]byte, 1<<20)
+		t.Partitions = append(t.Partitions, rp)
+	}
+	resp.Topics = append(resp.Topics, t)
+	b.SetBytes(8 << 20)
+	b.ReportAllocs()
+	var buf []byte
+	for i := 0; i < b.N; i++ {
+		buf = AppendResponse(buf[:0], 1, resp)
+	}
+}
+
+// BenchmarkParseProduceRequest decodes a produce request carrying one
+// 16 KiB record set.
+func BenchmarkParseProduceRequest(b *testing.B) {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = 9
+	req.Acks = -1
+	t := kmsg.NewProduceRequestTopic()
+	t.Topic = "bench"
+	p := kmsg.NewProduceRequestTopicPartition()
+	p.Records = make([]byte, 16<<10)
+	t.Partitions = append(t.Partitions, p)
+	req.Topics = append(req.Topics, t)
+	frame := kmsg.NewRequestFormatter().AppendRequest(nil, req, 1)[4:]
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		got := kmsg.NewPtrProduceRequest()
+		if _, err := ParseRequest(frame, got); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
