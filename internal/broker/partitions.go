@@ -214,6 +214,7 @@ func (ps *partitions) reconcile(prev, next *metadata.Image, deleteStray bool) {
 		!maps.Equal(dynamicConfigs(prev, s.nodeID).Broker, dynamicConfigs(next, s.nodeID).Broker)
 
 	wanted := map[storage.TopicPartition]bool{}
+	var jobs []upsertJob
 	for name, t := range next.Topics {
 		var old *metadata.Topic
 		if prev != nil {
@@ -234,9 +235,10 @@ func (ps *partitions) reconcile(prev, next *metadata.Image, deleteStray bool) {
 			}
 			tp := storage.TopicPartition{Topic: name, Partition: mp.Partition}
 			wanted[tp] = true
-			ps.upsert(tp, t.ID, mp, cfg)
+			jobs = append(jobs, upsertJob{tp, t.ID, mp, cfg})
 		}
 	}
+	ps.upsertAll(jobs)
 
 	ps.mu.Lock()
 	var gone []*partition
@@ -265,6 +267,42 @@ func (ps *partitions) reconcile(prev, next *metadata.Image, deleteStray bool) {
 			}
 		}
 	}
+}
+
+type upsertJob struct {
+	tp      storage.TopicPartition
+	topicID [16]byte
+	mp      *metadata.Partition
+	cfg     *config.Topic
+}
+
+// upsertWorkers bounds the logs created at once: creating a log is a few
+// fsyncs, so a topic of thousands of partitions is created in parallel.
+const upsertWorkers = 16
+
+func (ps *partitions) upsertAll(jobs []upsertJob) {
+	if len(jobs) < 2 {
+		for _, j := range jobs {
+			ps.upsert(j.tp, j.topicID, j.mp, j.cfg)
+		}
+		return
+	}
+	ch := make(chan upsertJob)
+	var wg sync.WaitGroup
+	for w := 0; w < min(upsertWorkers, len(jobs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				ps.upsert(j.tp, j.topicID, j.mp, j.cfg)
+			}
+		}()
+	}
+	for _, j := range jobs {
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
 }
 
 func (ps *partitions) upsert(tp storage.TopicPartition, topicID [16]byte, mp *metadata.Partition, cfg *config.Topic) {
