@@ -257,10 +257,12 @@ func (s *Server) acceptLoop(l *listener) {
 
 // maintainLoop runs retention, time-based flushes and checkpoints.
 func (s *Server) maintainLoop() {
-	// Retention checks and time-based flushes share one ticker: the
-	// shorter of their intervals, at most a minute (the storage manager
-	// decides per log what is due).
-	every := time.Minute
+	// Retention checks, time-based flushes, the flush of rolled segments
+	// and checkpoints share one ticker: the shorter of the configured
+	// intervals, at most 10 s, so that after a crash recovery rescans
+	// little more than the active segments (the storage manager decides
+	// per log what is due).
+	every := 10 * time.Second
 	for _, name := range []string{"log.retention.check.interval.ms", "log.flush.scheduler.interval.ms"} {
 		if ms := s.cfg.Int(name); ms > 0 && ms < every.Milliseconds() {
 			every = time.Duration(ms) * time.Millisecond
