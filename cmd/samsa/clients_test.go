@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,14 @@ func TestRealClients(t *testing.T) {
 	})
 
 	scripts, _ := filepath.Abs("../../scripts/clients")
+	t.Run("kafkajs", func(t *testing.T) {
+		if _, err := os.Stat(filepath.Join(scripts, "node_modules", "kafkajs")); err != nil {
+			t.Skip("kafkajs not installed (npm install --prefix scripts/clients)")
+		}
+		if out := run(t, "node", filepath.Join(scripts, "kafkajs_check.js")); !strings.Contains(out, "kafkajs OK") {
+			t.Fatalf("kafkajs: %s", out)
+		}
+	})
 	for _, c := range []struct{ name, module, script string }{
 		{"confluent-kafka-python", "confluent_kafka", "confluent_kafka_check.py"},
 		{"kafka-python", "kafka", "kafka_python_check.py"},
