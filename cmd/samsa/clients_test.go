@@ -61,6 +61,33 @@ func TestRealClients(t *testing.T) {
 		}
 	})
 
+	t.Run("kcat-group", func(t *testing.T) {
+		if _, err := exec.LookPath("kcat"); err != nil {
+			t.Skip("kcat not installed")
+		}
+		produce := func(input string) {
+			cmd := exec.Command("kcat", "-b", bootstrap, "-P", "-t", "kcat-group", "-p", "0")
+			cmd.Stdin = strings.NewReader(input)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("kcat -P: %v\n%s", err, out)
+			}
+		}
+		consume := func() string {
+			return run(t, "kcat", "-b", bootstrap, "-G", "kcat-readers", "kcat-group", "-e", "-q", "-f", "%s@%o\n",
+				"-X", "auto.offset.reset=earliest", "-X", "log_level=3")
+		}
+		produce("a\nb\n")
+		if out := consume(); out != "a@0\nb@1\n" {
+			t.Fatalf("kcat -G first run:\n%s", out)
+		}
+		// The group committed its offsets: a second run reads only
+		// what is new.
+		produce("c\n")
+		if out := consume(); out != "c@2\n" {
+			t.Fatalf("kcat -G second run:\n%s", out)
+		}
+	})
+
 	scripts, _ := filepath.Abs("../../scripts/clients")
 	t.Run("kafkajs", func(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(scripts, "node_modules", "kafkajs")); err != nil {
@@ -73,6 +100,7 @@ func TestRealClients(t *testing.T) {
 	for _, c := range []struct{ name, module, script string }{
 		{"confluent-kafka-python", "confluent_kafka", "confluent_kafka_check.py"},
 		{"kafka-python", "kafka", "kafka_python_check.py"},
+		{"groups", "confluent_kafka", "groups_check.py"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := exec.Command("/usr/bin/python3", "-c", "import "+c.module).Run(); err != nil {

@@ -118,6 +118,10 @@ type hwWait struct {
 // It returns a wait when the append is not yet covered by the high
 // watermark and acks=-1 asked for that.
 func (s *Server) produceTo(version int16, topic string, part int32, set []byte, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
+	if isInternalTopic(topic) {
+		// Only the coordinators write their internal topics.
+		return nil, fmt.Errorf("%w: cannot append to internal topic %s", kerr.InvalidTopicException, topic)
+	}
 	p := s.parts.get(topic, part)
 	if p == nil {
 		if err := s.maybeAutoCreate(topic); err != nil {

@@ -9,6 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/config"
 )
 
 func TestCreateTopicValidation(t *testing.T) {
@@ -309,5 +311,41 @@ func TestListOffsetsByTimestampInsideBatch(t *testing.T) {
 	}
 	if o, _ := got.Lookup("inbatch", 0); o.Offset != 7 || o.Timestamp != base+7000 {
 		t.Fatalf("offset for timestamp inside a batch: %d at %d, want 7 at %d", o.Offset, o.Timestamp, base+7000)
+	}
+}
+
+// TestRetentionOnlyUnderDelete: retention settings reach the log only when
+// cleanup.policy includes delete, as in Kafka.
+func TestRetentionOnlyUnderDelete(t *testing.T) {
+	cfg, err := config.LoadBroker("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		policy string
+		want   int64
+	}{{"delete", 3600000}, {"compact", -1}, {"compact,delete", 3600000}} {
+		tc2, err := config.ResolveTopic(cfg, config.Dynamic{}, map[string]string{"cleanup.policy": tc.policy, "retention.ms": "3600000", "retention.bytes": "1000"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lc := logConfig(tc2)
+		if lc.RetentionMs != tc.want || (tc.want == -1) != (lc.RetentionBytes == -1) {
+			t.Errorf("cleanup.policy=%s: retention.ms %d bytes %d", tc.policy, lc.RetentionMs, lc.RetentionBytes)
+		}
+	}
+}
+
+func TestProduceToInternalTopicRefused(t *testing.T) {
+	tb := startBroker(t)
+	ctx := testCtx(t)
+	// FindCoordinator creates __consumer_offsets
+	if err := tb.admin().FindGroupCoordinators(ctx, "g").Error(); err != nil {
+		t.Fatal(err)
+	}
+	cl := tb.client(kgo.RecordRetries(0), kgo.DisableIdempotentWrite())
+	err := cl.ProduceSync(ctx, &kgo.Record{Topic: "__consumer_offsets", Value: []byte("x")}).FirstErr()
+	if !errorsIs(err, kerr.InvalidTopicException) {
+		t.Fatalf("produce to __consumer_offsets: %v, want INVALID_TOPIC_EXCEPTION", err)
 	}
 }

@@ -183,8 +183,12 @@ func (s *Server) topicConfig(img *metadata.Image, t *metadata.Topic) *config.Top
 	return cfg
 }
 
+// logConfig is the storage view of a topic config. Retention deletes
+// segments only under cleanup.policy=delete, as in Kafka: a compact-only
+// topic (such as __consumer_offsets) keeps its segments until the cleaner,
+// which does not exist yet, compacts them.
 func logConfig(c *config.Topic) storage.LogConfig {
-	return storage.LogConfig{
+	lc := storage.LogConfig{
 		SegmentBytes:       c.SegmentBytes,
 		SegmentMs:          c.SegmentMs,
 		SegmentIndexBytes:  c.SegmentIndexBytes,
@@ -195,6 +199,10 @@ func logConfig(c *config.Topic) storage.LogConfig {
 		FlushMs:            c.FlushMs,
 		FileDeleteDelayMs:  c.FileDeleteDelayMs,
 	}
+	if !c.Delete {
+		lc.RetentionMs, lc.RetentionBytes = -1, -1
+	}
+	return lc
 }
 
 // reconcile brings the hosted partitions in line with the image: creates

@@ -53,6 +53,7 @@ type Server struct {
 	parts     *partitions
 	pids      *producerIDs
 	sessions  *fetchSessions
+	groups    *groupCoordinator
 
 	metrics  *metrics
 	httpSrv  *http.Server
@@ -150,6 +151,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.ready.Store(true)
 	s.parts.reconcile(nil, s.meta.Image(), true)
+	s.groups = startGroupCoordinator(s)
 	for _, l := range s.listeners {
 		if l.name == "" {
 			continue
@@ -296,6 +298,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.groups.stop()
 	s.parts.close()
 	var errs []error
 	if s.meta != nil {

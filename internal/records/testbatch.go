@@ -5,9 +5,10 @@ import (
 	"strconv"
 )
 
-// This file is a test helper for this and other packages (storage, broker):
-// it builds well-formed v2 batches from a plain description. It is not used
-// on the broker's own paths and favours simplicity over speed.
+// BuildBatch builds well-formed v2 batches from a plain description: tests
+// of this and other packages use it, and so does the group coordinator for
+// its small __consumer_offsets batches. It favours simplicity over speed, so
+// it stays off the produce and fetch paths.
 
 // BatchSpec describes a batch for BuildBatch.
 type BatchSpec struct {

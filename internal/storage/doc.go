@@ -38,12 +38,13 @@
 // entry: (last offset of the batch, its position). At the same moment a
 // time index entry (max timestamp so far, offset of the batch that has it)
 // is added if the max timestamp grew; a final one is added when the segment
-// rolls or the log closes. Index files are preallocated to
-// segment.index.bytes while their segment is active and trimmed to their
-// real size on roll and close. The active segment's entries are kept in
-// memory and written to the files at flush, roll and close (Kafka maps the
-// file instead); sealed indexes are read with ReadAt, leaving them to the
-// page cache rather than the heap.
+// rolls or the log closes. The active segment's entries are kept in memory
+// (up to segment.index.bytes, which bounds them as in Kafka) and written to
+// the files at flush, roll and close, through a descriptor opened for the
+// write and closed after it (Kafka maps the file instead); an index file
+// holds exactly its entries, it is never preallocated, and the active
+// segment's may not exist before its first flush. Sealed indexes are read
+// with ReadAt, leaving them to the page cache rather than the heap.
 //
 // A segment rolls when the append would take it past segment.bytes, when
 // segment.ms passed since its first append (for a reopened segment: its
@@ -65,6 +66,35 @@
 // the file without it, bounded by the segment size it observes (bytes below
 // it are completely written). One read returns batches of one segment. Data
 // is never cached by the application: reads go to the page cache.
+//
+// # File descriptors
+//
+// A log holds one file descriptor of its own: its active segment's .log,
+// opened when the segment is created and closed when it rolls (or the log
+// closes). The active indexes hold none (see above); the leader-epoch
+// checkpoint, producer snapshots and partition.metadata are written
+// through short-lived descriptors. So a broker with N partitions needs N
+// descriptors for them, plus the file cache's.
+//
+// The files of sealed segments (.log, .index, .timeindex) are opened on
+// first use through a Manager-wide cache (filecache.go) that keeps at most
+// ManagerConfig.MaxOpenSegmentFiles of them open (default 4096, negative:
+// unlimited) and closes the least recently used. A reader takes a
+// reference on a file for the time it uses it (acquire/release), so a file
+// in use is never closed under it; capacity is exceeded while more files
+// than that are in use at once, and idle ones are closed as soon as they
+// are released. A closed file is reopened on the next read, by its current
+// name: a segment deleted by retention is renamed to *.deleted and stays
+// readable until file.delete.delay.ms passes; only then do its files go
+// for good, and a read of them fails with ErrLogClosed (which Read turns
+// into ErrOffsetOutOfRange), as before. A rolled segment's .log goes from
+// pinned to the cache without being closed. fsyncs of sealed files use the
+// open descriptor if there is one, else one opened for the fsync (fsync
+// covers every write to the file, whichever descriptor made it).
+//
+// With the defaults, 10,000 partitions need about 10,000 + 4,096
+// descriptors, within a 20,000 RLIMIT_NOFILE with room for client sockets;
+// Kafka instead recommends a limit of 100,000 or more.
 //
 // # Retention
 //
@@ -128,9 +158,27 @@
 // written under the mutex, so their getters do not lock. The segments list
 // is replaced, never modified in place, so a reader can keep using the
 // slice it saw. No file I/O on record data happens under the mutex except
-// the append's own write; fsyncs run outside it.
+// the append's own write (and, on a cache miss, the open of a sealed
+// index for a lookup); fsyncs run outside it. Index entries are written
+// under it (they change under it), at flush, roll and close.
 //
-// Lock order: Manager.ckptMu, then Manager.mu, then Log.mu. Manager.mu is
-// held while a Log.mu is taken only in GetOrCreate (to check the topic id);
-// a Log never calls into its Manager.
+// Manager.mu guards the Manager's maps only (logs, their dirs, the count
+// of logs per dir, the logs being created). GetOrCreate reserves the
+// partition and picks the dir with the fewest logs under it (no work
+// proportional to the number of partitions), then creates the directory,
+// partition.metadata (fsynced, with its directory) and the first segment
+// without it, so the broker can create logs from a worker pool in
+// parallel; a concurrent call for the same partition waits for the first,
+// Delete waits for a creation in flight, and Close waits for all of them,
+// then closes the logs 16 at a time (each close fsyncs).
+//
+// The file cache has one mutex (fileCache.mu) for its LRU list and the
+// reference counts, held for a few pointer updates and never during a
+// syscall; each cached file has openMu, which serializes its open and its
+// rename so that an open always uses its current name.
+//
+// Lock order: Manager.ckptMu, then Log.mu, then cachedFile.openMu, then
+// fileCache.mu. Manager.mu is a leaf: it is never held while another of
+// these is taken (nor during file I/O). A Log never calls into its
+// Manager.
 package storage

@@ -18,8 +18,13 @@ type epochCache struct {
 	entries []epochEntry // epochs and start offsets strictly increasing
 }
 
+// newEpochCache returns the empty cache of a new partition directory.
+func newEpochCache(fsys vfs.FS, dir string) *epochCache {
+	return &epochCache{fs: fsys, path: filepath.Join(dir, leaderEpochCheckpointFile)}
+}
+
 func loadEpochCache(fsys vfs.FS, dir string) (*epochCache, error) {
-	c := &epochCache{fs: fsys, path: filepath.Join(dir, leaderEpochCheckpointFile)}
+	c := newEpochCache(fsys, dir)
 	data, err := vfs.ReadFile(fsys, c.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return c, nil

@@ -47,6 +47,7 @@ type Log struct {
 	tp     TopicPartition
 	dir    string
 	fs     vfs.FS
+	cache  *fileCache // the Manager's: sealed segments' open files
 	logger *slog.Logger
 
 	// Written with mu held, read without it.
@@ -291,7 +292,7 @@ func (l *Log) appendLocked(set []byte, hdrs []records.Header, nowMs int64) error
 
 // sizeOnDisk is the log file's size, or -1 when it cannot be read.
 func sizeOnDisk(s *segment) int64 {
-	st, err := s.log.Stat()
+	st, err := s.w.Stat()
 	if err != nil {
 		return -1
 	}
@@ -318,32 +319,38 @@ func (l *Log) maybeRollLocked(size, first, last, nowMs int64) error {
 	return l.rollLocked(first, nowMs)
 }
 
-// rollLocked seals the active segment and starts a new one at base.
+// rollLocked seals the active segment and starts a new one at base (never
+// the active segment's base). The new segment is created first, so that a
+// failure leaves the old one active and writable.
 func (l *Log) rollLocked(base int64, nowMs int64) error {
 	old := l.activeLocked()
 	segs := l.mu.segs
+	s, err := createSegment(l.cache, l.dir, base, &l.mu.cfg)
+	if err != nil {
+		return storageErr("create segment", err)
+	}
+	undo := func(err error) error {
+		s.close()
+		removeMissing(l.fs, s.path+logSuffix)
+		return err
+	}
 	if old.size.Load() == 0 {
-		// Replace an empty active segment instead of keeping it.
-		if err := old.close(); err != nil {
-			return storageErr("close empty segment", err)
-		}
+		// Replace an empty active segment instead of keeping it. Should
+		// its files survive, the next open drops them (empty, not last).
+		old.close()
 		for _, f := range old.files() {
 			if err := removeMissing(l.fs, f); err != nil {
-				return storageErr("remove empty segment", err)
+				l.logger.Warn("removing empty segment failed", "partition", l.tp, "file", f, "err", err)
 			}
 		}
 		segs = segs[:len(segs)-1]
 	} else {
-		if err := old.seal(); err != nil {
-			return storageErr("seal segment", err)
-		}
 		if err := l.takeSnapshotLocked(base); err != nil {
-			return err
+			return undo(err)
 		}
-	}
-	s, err := createSegment(l.fs, l.dir, base, &l.mu.cfg)
-	if err != nil {
-		return storageErr("create segment", err)
+		if err := old.seal(); err != nil {
+			return undo(storageErr("seal segment", err))
+		}
 	}
 	ns := make([]*segment, len(segs), len(segs)+1)
 	copy(ns, segs)
@@ -464,37 +471,56 @@ func segmentFor(segs []*segment, offset int64) int {
 	return max(i, 0)
 }
 
+// readFrom reads from the first of segs that has a batch with offset (or a
+// later one), starting at file position pos of segs[0]. Each segment's file
+// is acquired from the cache for the read (reopened if it was closed), so
+// only a segment removed meanwhile fails (ErrLogClosed).
 func readFrom(segs []*segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
 	for k, s := range segs {
 		if k > 0 {
 			pos = 0
 		}
-		end := s.size.Load()
-		start, p, found, err := s.seekBatch(pos, end, offset)
-		if err != nil {
-			return nil, readErr(err)
+		b, found, err := readSegment(s, pos, offset, maxBytes, maxOffset, minOneBatch)
+		if err != nil || found {
+			return b, err
 		}
-		if !found {
-			continue
-		}
-		if p.base >= maxOffset {
-			return nil, nil
-		}
-		n := min(int64(maxBytes), end-start)
-		if p.size > n {
-			if !minOneBatch {
-				return nil, nil
-			}
-			n = p.size
-		}
-		buf := make([]byte, n)
-		got, err := s.log.ReadAt(buf, start)
-		if got < len(buf) && err != nil && !errors.Is(err, io.EOF) {
-			return nil, readErr(err)
-		}
-		return wholeBatches(buf[:got], maxOffset), nil
 	}
 	return nil, nil
+}
+
+func readSegment(s *segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, bool, error) {
+	end := s.size.Load()
+	if pos >= end {
+		return nil, false, nil
+	}
+	f, err := s.logFile.acquire()
+	if err != nil {
+		return nil, false, readErr(err)
+	}
+	defer s.logFile.release()
+	start, p, found, err := seekBatch(f, pos, end, offset)
+	if err != nil {
+		return nil, false, readErr(err)
+	}
+	if !found {
+		return nil, false, nil
+	}
+	if p.base >= maxOffset {
+		return nil, true, nil
+	}
+	n := min(int64(maxBytes), end-start)
+	if p.size > n {
+		if !minOneBatch {
+			return nil, true, nil
+		}
+		n = p.size
+	}
+	buf := make([]byte, n)
+	got, err := f.ReadAt(buf, start)
+	if got < len(buf) && err != nil && !errors.Is(err, io.EOF) {
+		return nil, true, readErr(err)
+	}
+	return wholeBatches(buf[:got], maxOffset), true, nil
 }
 
 // wholeBatches cuts buf after its last whole batch below maxOffset.
@@ -600,22 +626,40 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bo
 	if err != nil {
 		return -1, -1, false, storageErr("read index", err)
 	}
-	var buf [records.HeaderSize]byte
 	for k, s := range segs[i:] {
 		if k > 0 {
 			pos = 0
 		}
-		end := s.size.Load()
-		for pos < end {
-			p, err := peekAt(s.log, pos, end, &buf)
-			if err != nil {
-				return -1, -1, false, readErr(err)
-			}
-			if p.maxTs >= ts && p.last() >= ls {
-				return max(p.base, ls), p.maxTs, true, nil
-			}
-			pos += p.size
+		off, maxTs, found, err := scanForTimestamp(s, pos, ts, ls)
+		if err != nil || found {
+			return off, maxTs, found, err
 		}
+	}
+	return -1, -1, false, nil
+}
+
+// scanForTimestamp scans the batch headers of s from pos for the first
+// batch whose max timestamp is >= ts and last offset >= ls.
+func scanForTimestamp(s *segment, pos, ts, ls int64) (int64, int64, bool, error) {
+	end := s.size.Load()
+	if pos >= end {
+		return -1, -1, false, nil
+	}
+	f, err := s.logFile.acquire()
+	if err != nil {
+		return -1, -1, false, readErr(err)
+	}
+	defer s.logFile.release()
+	var buf [records.HeaderSize]byte
+	for pos < end {
+		p, err := peekAt(f, pos, end, &buf)
+		if err != nil {
+			return -1, -1, false, readErr(err)
+		}
+		if p.maxTs >= ts && p.last() >= ls {
+			return max(p.base, ls), p.maxTs, true, nil
+		}
+		pos += p.size
 	}
 	return -1, -1, false, nil
 }

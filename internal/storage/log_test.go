@@ -105,14 +105,23 @@ func TestRollOnSegmentBytes(t *testing.T) {
 			t.Fatalf("segments %v, want %v", got, want)
 		}
 	}
-	// Sealed segments' indexes are trimmed; the active one's preallocated.
+	// Sealed segments' indexes are written at roll, holding exactly their
+	// entries; the active one's live in memory until a flush.
 	st, _ := os.Stat(segFile(dir, 0, indexSuffix))
 	if st.Size()%offsetEntrySize != 0 || st.Size() >= int64(cfg.SegmentIndexBytes) {
 		t.Fatalf("sealed index size %d", st.Size())
 	}
-	st, _ = os.Stat(segFile(dir, 9, indexSuffix))
-	if st.Size() != int64(cfg.SegmentIndexBytes)/offsetEntrySize*offsetEntrySize {
-		t.Fatalf("active index size %d, want preallocated %d", st.Size(), cfg.SegmentIndexBytes)
+	if _, err := os.Stat(segFile(dir, 9, indexSuffix)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("active index written before any flush: %v", err)
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	n := l.activeLocked().idx.n
+	l.mu.Unlock()
+	if st, err := os.Stat(segFile(dir, 9, indexSuffix)); err != nil || st.Size() != int64(n*offsetEntrySize) {
+		t.Fatalf("active index after Flush: %v, want %d entries", err, n)
 	}
 	// Reads cross segments one batch at a time.
 	for off := int64(0); off < 10; off++ {

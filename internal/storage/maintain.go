@@ -11,9 +11,10 @@ import (
 func (l *Log) Flush() error { return l.flushUpTo(l.leo.Load()) }
 
 // flushUpTo fsyncs the segments holding offsets below upTo and moves the
-// recovery point to upTo. The fsyncs run without the log's mutex, so
-// appends continue meanwhile; files of segments removed concurrently stay
-// open until their deletion deadline.
+// recovery point to upTo. Pending index entries are written under the
+// log's mutex; the fsyncs run without it, so appends continue meanwhile.
+// A segment removed concurrently is still synced (its renamed files are
+// reopened through the cache) until its deletion deadline.
 func (l *Log) flushUpTo(upTo int64) error {
 	l.mu.Lock()
 	if l.mu.closed {
@@ -49,21 +50,12 @@ func (l *Log) flushUpTo(upTo int64) error {
 		}
 	}
 	l.mu.Lock()
-	if upTo > l.mu.recoveryPoint {
+	// A concurrent TruncateTo may have moved the log end below upTo.
+	if upTo = min(upTo, l.leo.Load()); upTo > l.mu.recoveryPoint {
 		l.mu.recoveryPoint = upTo
 	}
 	l.mu.Unlock()
 	return nil
-}
-
-func syncFiles(s *segment) error {
-	if err := s.log.Sync(); err != nil {
-		return err
-	}
-	if err := s.idx.f.Sync(); err != nil {
-		return err
-	}
-	return s.tidx.f.Sync()
 }
 
 // maintain runs one pass of the periodic work for this log: retention,
@@ -153,8 +145,8 @@ func (l *Log) removeSegmentsLocked(n int, nowMs int64, reason string) error {
 	var errs []error
 	for _, s := range gone {
 		l.logger.Info("deleting segment", "partition", l.tp, "base", s.base, "reason", reason)
-		for _, f := range s.files() {
-			if err := l.fs.Rename(f, f+deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		for _, h := range s.handles() {
+			if err := h.rename(h.currentName() + deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, storageErr("rename deleted segment", err))
 			}
 		}
@@ -292,7 +284,12 @@ func (s *segment) largestTimestamp() int64 {
 	if s.maxTs >= 0 {
 		return s.maxTs
 	}
-	st, err := s.log.Stat()
+	f, err := s.logFile.acquire()
+	if err != nil {
+		return s.maxTs
+	}
+	defer s.logFile.release()
+	st, err := f.Stat()
 	if err != nil {
 		return s.maxTs
 	}

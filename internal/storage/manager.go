@@ -30,6 +30,12 @@ type ManagerConfig struct {
 	// RecoveryThreadsPerDir is num.recovery.threads.per.data.dir (default 2):
 	// how many partitions of one dir are opened (recovered) in parallel.
 	RecoveryThreadsPerDir int
+	// MaxOpenSegmentFiles bounds the files of sealed segments (.log,
+	// .index, .timeindex) held open at once across all logs; the least
+	// recently used are closed and reopened on demand. The active
+	// segment's .log (one per partition) is not counted. 0 means
+	// DefaultMaxOpenSegmentFiles (4096); negative means unlimited.
+	MaxOpenSegmentFiles int
 }
 
 // DirInfo describes one log dir for DescribeLogDirs.
@@ -49,19 +55,27 @@ type PartitionDirInfo struct {
 
 // Manager owns every partition log of a broker, across its log dirs, and
 // the checkpoint files at the root of each dir.
+//
+// Manager.mu guards maps only: no file I/O happens under it and no Log.mu
+// is taken while it is held, so logs are created (GetOrCreate) in parallel.
 type Manager struct {
 	fs     vfs.FS
 	dirs   []string
 	logger *slog.Logger
 	cfg    ManagerConfig
+	cache  *fileCache // open files of sealed segments, shared by all logs
 
 	ckptMu      sync.Mutex        // serializes checkpoint writes; taken before any Log.mu
 	lastWritten map[string][]byte // checkpoint path -> content last written (under ckptMu)
 
+	creates sync.WaitGroup // GetOrCreate calls creating a log; Close waits for them
+
 	mu struct {
 		sync.Mutex
 		logs     map[TopicPartition]*Log
-		roots    map[*Log]string // log -> its log dir
+		roots    map[*Log]string                  // log -> its log dir
+		counts   map[string]int                   // log dir -> number of logs in it (being created included)
+		creating map[TopicPartition]chan struct{} // logs being created; closed when done
 		closed   bool
 		toRemove []string // renamed *-delete partition dirs awaiting removal
 	}
@@ -83,12 +97,18 @@ func OpenManager(cfg ManagerConfig) (*Manager, error) {
 	if cfg.RecoveryThreadsPerDir <= 0 {
 		cfg.RecoveryThreadsPerDir = 2
 	}
+	if cfg.MaxOpenSegmentFiles == 0 {
+		cfg.MaxOpenSegmentFiles = DefaultMaxOpenSegmentFiles
+	}
 	if len(cfg.Dirs) == 0 {
 		return nil, errors.New("storage: no log dirs")
 	}
 	m := &Manager{fs: cfg.FS, dirs: cfg.Dirs, logger: cfg.Logger, cfg: cfg, lastWritten: map[string][]byte{}}
+	m.cache = newFileCache(cfg.FS, max(cfg.MaxOpenSegmentFiles, 0))
 	m.mu.logs = map[TopicPartition]*Log{}
 	m.mu.roots = map[*Log]string{}
+	m.mu.counts = map[string]int{}
+	m.mu.creating = map[TopicPartition]chan struct{}{}
 	for _, root := range cfg.Dirs {
 		if err := m.openDir(root); err != nil {
 			for _, l := range m.mu.logs {
@@ -161,7 +181,7 @@ func (m *Manager) openDir(root string) error {
 			return -1
 		}
 		jobs = append(jobs, openParams{
-			fs: fsys, dir: filepath.Join(root, name), tp: tp, cfg: cfg, logger: m.logger, clean: clean,
+			fs: fsys, cache: m.cache, dir: filepath.Join(root, name), tp: tp, cfg: cfg, logger: m.logger, clean: clean,
 			recoveryPoint: get(rps), logStart: get(starts), hw: get(hws), nowMs: m.cfg.Now.UnixMilli(),
 		})
 	}
@@ -186,6 +206,7 @@ func (m *Manager) openDir(root string) error {
 		if l != nil {
 			m.mu.logs[jobs[i].tp] = l
 			m.mu.roots[l] = root
+			m.mu.counts[root]++
 		}
 	}
 	return errors.Join(errs...)
@@ -195,41 +216,72 @@ func (m *Manager) openDir(root string) error {
 // fewest partitions) if absent. cfg applies only to a new log (use
 // UpdateConfig for an existing one). A topic id that contradicts the one on
 // disk is ErrInconsistentTopicID; a log without one adopts it.
+//
+// It is safe to call from many goroutines: logs of different partitions
+// are created in parallel (the file I/O runs without the Manager's
+// mutex), and concurrent calls for the same partition wait for the one
+// creating it.
 func (m *Manager) GetOrCreate(tp TopicPartition, topicID [16]byte, cfg LogConfig, now time.Time) (*Log, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.mu.closed {
-		return nil, ErrLogClosed
+	for {
+		m.mu.Lock()
+		if m.mu.closed {
+			m.mu.Unlock()
+			return nil, ErrLogClosed
+		}
+		if l := m.mu.logs[tp]; l != nil {
+			m.mu.Unlock()
+			return l, l.adoptTopicID(topicID)
+		}
+		if wait := m.mu.creating[tp]; wait != nil {
+			m.mu.Unlock()
+			<-wait
+			continue // created, or failed: look again
+		}
+		root := m.pickDirLocked()
+		m.mu.counts[root]++
+		done := make(chan struct{})
+		m.mu.creating[tp] = done
+		m.creates.Add(1)
+		m.mu.Unlock()
+
+		l, err := createLog(openParams{
+			fs: m.fs, cache: m.cache, dir: filepath.Join(root, partitionDirName(tp)), tp: tp, cfg: cfg,
+			logger: m.logger, nowMs: now.UnixMilli(),
+		}, topicID)
+
+		m.mu.Lock()
+		delete(m.mu.creating, tp)
+		if err != nil {
+			m.mu.counts[root]--
+		} else {
+			// Even when Close started meanwhile: it waits for us
+			// (m.creates) before it closes the logs.
+			m.mu.logs[tp] = l
+			m.mu.roots[l] = root
+		}
+		m.mu.Unlock()
+		close(done)
+		m.creates.Done()
+		return l, err
 	}
-	if l := m.mu.logs[tp]; l != nil {
-		return l, l.adoptTopicID(topicID)
-	}
-	counts := map[string]int{}
-	for _, r := range m.mu.roots {
-		counts[r]++
-	}
+}
+
+// pickDirLocked returns the log dir holding the fewest logs (the first
+// such in log.dirs order).
+func (m *Manager) pickDirLocked() string {
 	root := m.dirs[0]
 	for _, d := range m.dirs[1:] {
-		if counts[d] < counts[root] {
+		if m.mu.counts[d] < m.mu.counts[root] {
 			root = d
 		}
 	}
-	l, err := createLog(openParams{
-		fs: m.fs, dir: filepath.Join(root, partitionDirName(tp)), tp: tp, cfg: cfg, logger: m.logger,
-		nowMs: now.UnixMilli(),
-	}, topicID)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.logs[tp] = l
-	m.mu.roots[l] = root
-	return l, nil
+	return root
 }
 
 func (l *Log) adoptTopicID(id [16]byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if id == ([16]byte{}) || id == l.mu.topicID {
+	if id == ([16]byte{}) || id == l.mu.topicID || l.mu.closed {
 		return nil
 	}
 	if l.mu.topicID != ([16]byte{}) {
@@ -272,14 +324,22 @@ func (m *Manager) UpdateConfig(tp TopicPartition, cfg LogConfig) {
 // does the next OpenManager after a crash).
 func (m *Manager) Delete(tp TopicPartition) error {
 	m.mu.Lock()
+	for m.mu.creating[tp] != nil {
+		wait := m.mu.creating[tp]
+		m.mu.Unlock()
+		<-wait
+		m.mu.Lock()
+	}
 	l := m.mu.logs[tp]
+	if l == nil {
+		m.mu.Unlock()
+		return nil
+	}
 	root := m.mu.roots[l]
 	delete(m.mu.logs, tp)
 	delete(m.mu.roots, l)
+	m.mu.counts[root]--
 	m.mu.Unlock()
-	if l == nil {
-		return nil
-	}
 	l.mu.Lock()
 	l.closeLocked(false)
 	l.mu.Unlock()
@@ -387,6 +447,9 @@ func (m *Manager) writeCheckpoints() error {
 	return errors.Join(errs...)
 }
 
+// closeParallelism is how many logs Close closes at once.
+const closeParallelism = 16
+
 // Close closes every log (flush, producer snapshot), writes the checkpoint
 // files and, in each log dir whose logs all closed cleanly, the
 // clean-shutdown marker .kafka_cleanshutdown at the dir's root.
@@ -397,19 +460,37 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.mu.closed = true
+	m.mu.Unlock()
+	m.creates.Wait() // logs being created join m.mu.logs first
+	m.mu.Lock()
 	roots := make(map[*Log]string, len(m.mu.roots))
 	for l, r := range m.mu.roots {
 		roots[l] = r
 	}
 	m.mu.Unlock()
+	// Each close fsyncs (segments, producer snapshot): run them in
+	// parallel, as Kafka does, or a broker with many partitions takes
+	// minutes to stop.
 	var errs []error
 	dirty := map[string]bool{}
+	var errMu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, closeParallelism)
 	for l, r := range roots {
-		if err := l.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", l.tp, err))
-			dirty[r] = true
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := l.Close(); err != nil {
+				errMu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", l.tp, err))
+				dirty[r] = true
+				errMu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	m.removeDeletedDirs()
 	if err := m.writeCheckpoints(); err != nil {
 		errs = append(errs, err)

@@ -19,6 +19,7 @@ import (
 // opening it.
 type openParams struct {
 	fs     vfs.FS
+	cache  *fileCache
 	dir    string
 	tp     TopicPartition
 	cfg    LogConfig
@@ -55,7 +56,7 @@ func partitionDirName(tp TopicPartition) string {
 }
 
 func newLog(p openParams) *Log {
-	l := &Log{tp: p.tp, dir: p.dir, fs: p.fs, logger: p.logger}
+	l := &Log{tp: p.tp, dir: p.dir, fs: p.fs, cache: p.cache, logger: p.logger}
 	l.mu.cfg = p.cfg.normalized()
 	l.mu.producers = newProducerState()
 	l.mu.lastFlushMs = p.nowMs
@@ -63,7 +64,10 @@ func newLog(p openParams) *Log {
 	return l
 }
 
-// createLog makes a new, empty partition directory.
+// createLog makes a new, empty partition directory: partition.metadata
+// (written atomically: fsync, rename, fsync of the directory) and the
+// first segment's .log. The index files and the leader-epoch checkpoint
+// are written when there is something to write.
 func createLog(p openParams, topicID [16]byte) (*Log, error) {
 	if err := p.fs.MkdirAll(p.dir, 0o755); err != nil {
 		return nil, storageErr("create partition dir", err)
@@ -75,11 +79,8 @@ func createLog(p openParams, topicID [16]byte) (*Log, error) {
 	}
 	l := newLog(p)
 	l.mu.topicID = topicID
-	var err error
-	if l.mu.epochs, err = loadEpochCache(p.fs, p.dir); err != nil {
-		return nil, storageErr("read leader-epoch-checkpoint", err)
-	}
-	s, err := createSegment(p.fs, p.dir, 0, &l.mu.cfg)
+	l.mu.epochs = newEpochCache(p.fs, p.dir)
+	s, err := createSegment(p.cache, p.dir, 0, &l.mu.cfg)
 	if err != nil {
 		return nil, storageErr("create segment", err)
 	}
@@ -159,7 +160,7 @@ func openLog(p openParams) (*Log, error) {
 	// Open the segments and check their indexes.
 	needs := make([]bool, len(bases))
 	for i, b := range bases {
-		s, bad, err := openSegment(fsys, p.dir, b)
+		s, bad, err := openSegment(p.cache, p.dir, b, i == len(bases)-1)
 		if err != nil {
 			return nil, storageErr("open segment", err)
 		}
@@ -230,7 +231,7 @@ func openLog(p openParams) (*Log, error) {
 		l.mu.segs = nil
 	}
 	if len(l.mu.segs) == 0 {
-		s, err := createSegment(fsys, p.dir, logStart, &l.mu.cfg)
+		s, err := createSegment(p.cache, p.dir, logStart, &l.mu.cfg)
 		if err != nil {
 			return nil, storageErr("create segment", err)
 		}
@@ -270,42 +271,27 @@ func openLog(p openParams) (*Log, error) {
 	return l, nil
 }
 
-// openSegment opens an existing segment's files and checks its indexes.
-// bad reports a missing or corrupt index.
-func openSegment(fsys vfs.FS, dir string, base int64) (*segment, bool, error) {
-	s := &segment{base: base, path: filepath.Join(dir, segmentName(base)), next: base,
-		maxTs: -1, maxTsOffset: -1, lastIdxTs: -1, rollStartMs: -1}
-	var err error
-	if s.log, err = fsys.OpenFile(s.path+logSuffix, os.O_RDWR, 0); err != nil {
-		return nil, false, err
-	}
-	st, err := s.log.Stat()
+// openSegment opens an existing segment and checks its indexes. bad
+// reports a missing or corrupt index. The last segment (the active one)
+// keeps its .log pinned open and its index entries in memory; an earlier
+// one hands its .log to the file cache and keeps no index file open.
+func openSegment(c *fileCache, dir string, base int64, last bool) (*segment, bool, error) {
+	name := filepath.Join(dir, segmentName(base)) + logSuffix
+	f, err := c.fs.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
-		s.log.Close()
 		return nil, false, err
 	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	s := newSegment(c, dir, base, f, last)
 	s.size.Store(st.Size())
-	bad := false
-	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
-		if _, err := fsys.Stat(s.path + suffix); err != nil {
-			bad = true
-		}
-	}
-	if err := s.openIndexes(fsys, os.O_RDWR|os.O_CREATE); err != nil {
-		s.log.Close()
-		return nil, false, err
-	}
-	if !bad {
-		if s.idx.load(st.Size()) != nil || s.tidx.load(st.Size()) != nil {
-			bad = true
-		}
-	}
-	if !bad && s.tidx.n > 0 {
-		e, err := s.tidx.last()
-		if err != nil {
-			s.close()
-			return nil, false, err
-		}
+	_, ierr := s.idx.load(st.Size(), last)
+	e, terr := s.tidx.load(st.Size(), last)
+	bad := ierr != nil || terr != nil
+	if !bad && e != nil {
 		s.maxTs, s.maxTsOffset, s.lastIdxTs = timeKey(e), s.base+timeRel(e), timeKey(e)
 	}
 	return s, bad, nil
@@ -329,10 +315,15 @@ func (l *Log) loadSegmentState(s *segment, last bool, i int) error {
 		pos = offsetPos(e)
 	}
 	end := s.size.Load()
+	f, err := s.logFile.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.logFile.release()
 	var buf [records.HeaderSize]byte
 	next := s.base
 	for pos < end {
-		pk, err := peekAt(s.log, pos, end, &buf)
+		pk, err := peekAt(f, pos, end, &buf)
 		if err != nil || pk.base < s.base || pk.size > end-pos {
 			return fmt.Errorf("%w: bad batch header at %d", errBadIndex, pos)
 		}
@@ -358,15 +349,16 @@ func (l *Log) loadSegmentState(s *segment, last bool, i int) error {
 // the leader epochs of the batches go into the epoch cache.
 func (l *Log) recoverSegment(s *segment, assignEpochs bool) (bool, error) {
 	cfg := &l.mu.cfg
-	if err := s.idx.reset(cfg.SegmentIndexBytes); err != nil {
-		return false, err
-	}
-	if err := s.tidx.reset(cfg.SegmentIndexBytes); err != nil {
-		return false, err
-	}
+	s.idx.reset(cfg.SegmentIndexBytes)
+	s.tidx.reset(cfg.SegmentIndexBytes)
 	s.next, s.maxTs, s.maxTsOffset, s.lastIdxTs, s.bytesSinceIndex = s.base, -1, -1, -1, 0
 	end := s.size.Load()
-	sc := newScanner(s.log, 0, end)
+	f, err := s.logFile.acquire()
+	if err != nil {
+		return false, err
+	}
+	defer s.logFile.release()
+	sc := newScanner(f, 0, end)
 	var valid int64
 	var hdr [1]records.Header
 	for {
@@ -395,7 +387,7 @@ func (l *Log) recoverSegment(s *segment, assignEpochs bool) (bool, error) {
 	}
 	s.size.Store(valid)
 	if valid < end {
-		if err := s.log.Truncate(valid); err != nil {
+		if err := f.Truncate(valid); err != nil {
 			return false, err
 		}
 		return true, nil
@@ -508,25 +500,37 @@ func (l *Log) replayLocked(state *producerState, from, to int64) error {
 		if k > 0 {
 			pos = 0
 		}
-		sc := newScanner(s.log, pos, s.size.Load())
-		for {
-			_, h, _, err := sc.next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return storageErr("replay producer state", err)
-			}
-			if h.LastOffset() < from {
-				continue
-			}
-			if h.BaseOffset >= to {
-				return nil
-			}
-			state.replay(&h)
+		done, err := replaySegment(s, pos, state, from, to)
+		if err != nil || done {
+			return err
 		}
 	}
 	return nil
+}
+
+func replaySegment(s *segment, pos int64, state *producerState, from, to int64) (bool, error) {
+	f, err := s.logFile.acquire()
+	if err != nil {
+		return false, storageErr("replay producer state", err)
+	}
+	defer s.logFile.release()
+	sc := newScanner(f, pos, s.size.Load())
+	for {
+		_, h, _, err := sc.next()
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, storageErr("replay producer state", err)
+		}
+		if h.LastOffset() < from {
+			continue
+		}
+		if h.BaseOffset >= to {
+			return true, nil
+		}
+		state.replay(&h)
+	}
 }
 
 // TruncateTo removes every batch at or after offset (a follower diverging
@@ -562,7 +566,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	l.mu.segs = append([]*segment(nil), segs[:keep]...)
 	if keep == 0 {
-		s, err := createSegment(l.fs, l.dir, offset, &l.mu.cfg)
+		s, err := createSegment(l.cache, l.dir, offset, &l.mu.cfg)
 		if err != nil {
 			l.mu.failed = err
 			return storageErr("create segment", err)
@@ -571,21 +575,9 @@ func (l *Log) TruncateTo(offset int64) error {
 		l.logStart.Store(offset)
 	} else {
 		s := l.activeLocked()
-		pos, err := s.idx.lookupPosition(offset - s.base)
-		var start int64
-		var found bool
-		if err == nil {
-			start, _, found, err = s.seekBatch(pos, s.size.Load(), offset)
-		}
-		if err != nil {
+		if err := truncateSegment(s, offset); err != nil {
+			l.mu.failed = err
 			return storageErr("truncate", err)
-		}
-		if found {
-			if err := s.log.Truncate(start); err != nil {
-				l.mu.failed = err
-				return storageErr("truncate", err)
-			}
-			s.size.Store(start)
 		}
 		if _, err := l.recoverSegment(s, false); err != nil {
 			l.mu.failed = err
@@ -608,6 +600,28 @@ func (l *Log) TruncateTo(offset int64) error {
 	return l.reloadProducerStateLocked()
 }
 
+// truncateSegment cuts s before the batch holding offset, if any.
+func truncateSegment(s *segment, offset int64) error {
+	pos, err := s.idx.lookupPosition(offset - s.base)
+	if err != nil {
+		return err
+	}
+	f, err := s.logFile.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.logFile.release()
+	start, _, found, err := seekBatch(f, pos, s.size.Load(), offset)
+	if err != nil || !found {
+		return err
+	}
+	if err := f.Truncate(start); err != nil {
+		return err
+	}
+	s.size.Store(start)
+	return nil
+}
+
 // setRollStart sets the time a reopened or truncated active segment's age
 // (segment.ms) counts from: its first batch's max timestamp as Kafka does,
 // or nowMs when that is not a timestamp.
@@ -617,7 +631,7 @@ func setRollStart(s *segment, nowMs int64) {
 		return
 	}
 	var buf [records.HeaderSize]byte
-	if pk, err := peekAt(s.log, 0, s.size.Load(), &buf); err == nil && pk.maxTs >= 0 {
+	if pk, err := peekAt(s.w, 0, s.size.Load(), &buf); err == nil && pk.maxTs >= 0 {
 		s.rollStartMs = pk.maxTs
 	} else {
 		s.rollStartMs = nowMs

@@ -26,81 +26,85 @@ func segmentName(base int64) string { return fmt.Sprintf("%020d", base) }
 
 // segment is one <base>.log file with its .index and .timeindex.
 //
-// base, log, idx and tidx never change after creation. size is atomic so
-// that readers, which run without the log's mutex, can bound their reads by
-// it; it only grows while the segment is active (it shrinks under TruncateTo,
-// under the mutex). Every other field is guarded by the owning Log's mutex.
+// base, path, logFile, idx and tidx never change after creation. size is
+// atomic so that readers, which run without the log's mutex, can bound
+// their reads by it; it only grows while the segment is active (it shrinks
+// under TruncateTo, under the mutex). Every other field is guarded by the
+// owning Log's mutex.
+//
+// Only the active segment holds a file descriptor of its own: its .log,
+// pinned in logFile and kept in w for appends. Its indexes live in memory
+// and are written through short-lived descriptors (see indexFile). A sealed
+// segment's files are opened on first use through the Manager's fileCache,
+// which closes the least recently used ones; readers hold a reference
+// (acquire/release) while they use a file, so it is never closed under
+// them.
 type segment struct {
-	base int64
-	path string // directory + segmentName(base), without suffix
-	log  vfs.File
-	idx  *indexFile
-	tidx *indexFile
-	size atomic.Int64
+	base    int64
+	path    string // directory + segmentName(base), without suffix
+	logFile *cachedFile
+	idx     *indexFile
+	tidx    *indexFile
+	size    atomic.Int64
 
-	next            int64 // offset after the last batch (base when empty)
-	maxTs           int64 // largest batch MaxTimestamp, -1 when empty
-	maxTsOffset     int64 // last offset of the batch holding maxTs, -1 when empty
-	lastIdxTs       int64 // timestamp of the last time index entry, -1 when none
+	w               vfs.File // the open .log while the segment is active (pinned); nil once sealed
+	next            int64    // offset after the last batch (base when empty)
+	maxTs           int64    // largest batch MaxTimestamp, -1 when empty
+	maxTsOffset     int64    // last offset of the batch holding maxTs, -1 when empty
+	lastIdxTs       int64    // timestamp of the last time index entry, -1 when none
 	bytesSinceIndex int64
 	rollStartMs     int64 // time the segment's age is measured from (segment.ms), -1 when empty
 }
 
-// createSegment creates the three files of a new, empty, active segment.
-func createSegment(fsys vfs.FS, dir string, base int64, cfg *LogConfig) (*segment, error) {
+func newSegment(c *fileCache, dir string, base int64, logF vfs.File, pinned bool) *segment {
 	s := &segment{base: base, path: filepath.Join(dir, segmentName(base)), next: base,
 		maxTs: -1, maxTsOffset: -1, lastIdxTs: -1, rollStartMs: -1}
-	var err error
-	flag := os.O_RDWR | os.O_CREATE | os.O_TRUNC
-	if s.log, err = fsys.OpenFile(s.path+logSuffix, flag, 0o644); err != nil {
+	s.logFile = c.newFile(s.path+logSuffix, os.O_RDWR, logF, pinned)
+	if pinned {
+		s.w = logF
+	}
+	s.idx = newIndexFile(c, s.path+indexSuffix, offsetEntrySize)
+	s.tidx = newIndexFile(c, s.path+timeIndexSuffix, timeEntrySize)
+	return s
+}
+
+// createSegment creates a new, empty, active segment. Only the .log is
+// created now; the index files are written at the first flush, roll or
+// close.
+func createSegment(c *fileCache, dir string, base int64, cfg *LogConfig) (*segment, error) {
+	name := filepath.Join(dir, segmentName(base)) + logSuffix
+	f, err := c.fs.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.openIndexes(fsys, flag); err != nil {
-		s.log.Close()
-		return nil, err
-	}
-	if err := s.idx.reset(cfg.SegmentIndexBytes); err != nil {
-		s.close()
-		return nil, err
-	}
-	if err := s.tidx.reset(cfg.SegmentIndexBytes); err != nil {
-		s.close()
-		return nil, err
-	}
-	if err := s.activate(cfg); err != nil {
-		s.close()
-		return nil, err
-	}
+	s := newSegment(c, dir, base, f, true)
+	s.idx.reset(cfg.SegmentIndexBytes)
+	s.tidx.reset(cfg.SegmentIndexBytes)
 	return s, nil
 }
 
-func (s *segment) openIndexes(fsys vfs.FS, flag int) error {
-	f, err := fsys.OpenFile(s.path+indexSuffix, flag, 0o644)
-	if err != nil {
-		return err
-	}
-	t, err := fsys.OpenFile(s.path+timeIndexSuffix, flag, 0o644)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	s.idx = newIndexFile(f, offsetEntrySize)
-	s.tidx = newIndexFile(t, timeEntrySize)
-	return nil
-}
-
-// activate makes the segment the active one: indexes in memory, files
-// preallocated.
+// activate makes the segment the active one: indexes in memory, .log
+// pinned open.
 func (s *segment) activate(cfg *LogConfig) error {
 	if err := s.idx.activate(cfg.SegmentIndexBytes); err != nil {
 		return err
 	}
-	return s.tidx.activate(cfg.SegmentIndexBytes)
+	if err := s.tidx.activate(cfg.SegmentIndexBytes); err != nil {
+		return err
+	}
+	if s.w == nil {
+		f, err := s.logFile.pin()
+		if err != nil {
+			return err
+		}
+		s.w = f
+	}
+	return nil
 }
 
 // seal is called when the segment stops being the active one: the final
 // time index entry (Kafka's onBecomeInactiveSegment), pending entries
-// written, index files trimmed.
+// written, the .log handed to the file cache.
 func (s *segment) seal() error {
 	if s.maxTs > s.lastIdxTs && s.tidx.mem != nil {
 		s.tidx.addTime(s.maxTs, int32(s.maxTsOffset-s.base))
@@ -109,20 +113,26 @@ func (s *segment) seal() error {
 	if err := s.idx.seal(); err != nil {
 		return err
 	}
-	return s.tidx.seal()
+	if err := s.tidx.seal(); err != nil {
+		return err
+	}
+	if s.w != nil {
+		s.w = nil
+		s.logFile.unpin()
+	}
+	return nil
 }
 
+// close closes the segment's files for good (at once, or when the last
+// reader releases them).
 func (s *segment) close() error {
-	err := s.log.Close()
-	if s.idx != nil {
-		if e := s.idx.f.Close(); err == nil {
-			err = e
-		}
+	s.w = nil
+	err := s.logFile.close()
+	if e := s.idx.h.close(); err == nil {
+		err = e
 	}
-	if s.tidx != nil {
-		if e := s.tidx.f.Close(); err == nil {
-			err = e
-		}
+	if e := s.tidx.h.close(); err == nil {
+		err = e
 	}
 	return err
 }
@@ -135,18 +145,29 @@ func (s *segment) sync() error {
 	if err := s.tidx.writePending(); err != nil {
 		return err
 	}
-	if err := s.log.Sync(); err != nil {
+	return syncFiles(s)
+}
+
+// syncFiles fsyncs the segment's three files as they are on disk; it
+// needs no lock.
+func syncFiles(s *segment) error {
+	if err := s.logFile.sync(); err != nil {
 		return err
 	}
-	if err := s.idx.f.Sync(); err != nil {
+	if err := s.idx.h.sync(); err != nil {
 		return err
 	}
-	return s.tidx.f.Sync()
+	return s.tidx.h.sync()
 }
 
 // files returns the paths of the segment's files.
 func (s *segment) files() []string {
 	return []string{s.path + logSuffix, s.path + indexSuffix, s.path + timeIndexSuffix}
+}
+
+// handles returns the segment's files, in the order of files().
+func (s *segment) handles() []*cachedFile {
+	return []*cachedFile{s.logFile, s.idx.h, s.tidx.h}
 }
 
 // appendBatches writes set (whose headers, offsets assigned, are hdrs) at
@@ -157,8 +178,8 @@ func (s *segment) files() []string {
 // timestamp grew. On a write failure the file is cut back to its old size.
 func (s *segment) appendBatches(set []byte, hdrs []records.Header, interval int64) error {
 	pos := s.size.Load()
-	if _, err := s.log.WriteAt(set, pos); err != nil {
-		if terr := s.log.Truncate(pos); terr != nil {
+	if _, err := s.w.WriteAt(set, pos); err != nil {
+		if terr := s.w.Truncate(pos); terr != nil {
 			return errors.Join(err, terr)
 		}
 		return err
@@ -234,13 +255,13 @@ func peek(b []byte) (batchPeek, error) {
 	return p, nil
 }
 
-// seekBatch scans headers from pos for the first batch whose last offset
-// is >= target. It returns that batch's position and header, or found=false
-// when the segment (end bytes) ends first.
-func (s *segment) seekBatch(pos, end, target int64) (int64, batchPeek, bool, error) {
+// seekBatch scans headers of the segment file f from pos for the first
+// batch whose last offset is >= target. It returns that batch's position
+// and header, or found=false when the segment (end bytes) ends first.
+func seekBatch(f vfs.File, pos, end, target int64) (int64, batchPeek, bool, error) {
 	var buf [records.HeaderSize]byte
 	for pos < end {
-		p, err := peekAt(s.log, pos, end, &buf)
+		p, err := peekAt(f, pos, end, &buf)
 		if err != nil {
 			return 0, p, false, err
 		}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// loadFlags are the flags the workloads share.
+type loadFlags struct {
+	fs         *flag.FlagSet
+	kind       string
+	broker     string
+	workload   string
+	addr       string
+	topic      string
+	partitions int
+	records    int64
+	size       int
+	linger     time.Duration
+}
+
+func newLoadFlags(name string) *loadFlags {
+	f := &loadFlags{fs: flag.NewFlagSet(name, flag.ExitOnError)}
+	f.fs.StringVar(&f.kind, "kind", "kafka", "kafka or nats")
+	f.fs.StringVar(&f.broker, "broker", "", "broker name in the result (samsa, kfake, nats)")
+	f.fs.StringVar(&f.workload, "workload", "", "workload name in the result (W1 ...)")
+	f.fs.StringVar(&f.addr, "addr", "127.0.0.1:29092", "broker address")
+	f.fs.StringVar(&f.topic, "topic", "bench", "topic (Kafka) or stream (NATS)")
+	f.fs.IntVar(&f.partitions, "partitions", 8, "partitions (Kafka); subjects (NATS)")
+	f.fs.Int64Var(&f.records, "records", 100000, "records")
+	f.fs.IntVar(&f.size, "size", 1024, "record size in bytes")
+	f.fs.DurationVar(&f.linger, "linger", 5*time.Millisecond, "producer linger (Kafka)")
+	return f
+}
+
+func emit(r result) {
+	b, _ := json.Marshal(r)
+	fmt.Println(string(b))
+}
+
+// latencies collects durations; percentiles are exact (sorted).
+type latencies struct {
+	mu sync.Mutex
+	v  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.v = append(l.v, d)
+	l.mu.Unlock()
+}
+
+// ms returns the q-quantile in milliseconds.
+func (l *latencies) ms(q float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.v) == 0 {
+		return 0
+	}
+	if !slices.IsSorted(l.v) {
+		slices.Sort(l.v)
+	}
+	i := int(q*float64(len(l.v))+0.999999) - 1
+	i = max(0, min(i, len(l.v)-1))
+	return float64(l.v[i]) / 1e6
+}
+
+func randomPayload(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// kafkaClient is the one client configuration of every Kafka-protocol
+// workload: acks=all, idempotent (kgo's default with acks=all), linger
+// 5 ms, no compression (the payloads are random), 32 MiB of buffer (the
+// Java producer's buffer.memory).
+func kafkaClient(addr string, extra ...kgo.Opt) (*kgo.Client, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(addr),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(5 * time.Millisecond), // W4 overrides it with -linger
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.MaxBufferedBytes(32 << 20),
+		kgo.MaxBufferedRecords(1 << 20),
+		kgo.RecordRetries(10),
+	}
+	return kgo.NewClient(append(opts, extra...)...)
+}
+
+// createTopic creates a topic (ignoring "already exists") and waits until
+// every partition has a leader in the metadata.
+func createTopic(ctx context.Context, cl *kgo.Client, topic string, partitions int) error {
+	adm := kadm.NewClient(cl)
+	resp, err := adm.CreateTopic(ctx, int32(partitions), 1, nil, topic)
+	if err != nil && !strings.Contains(err.Error(), "TOPIC_ALREADY_EXISTS") {
+		return fmt.Errorf("create %s: %w", topic, err)
+	}
+	if resp.Err != nil && !strings.Contains(resp.Err.Error(), "TOPIC_ALREADY_EXISTS") {
+		return fmt.Errorf("create %s: %w", topic, resp.Err)
+	}
+	for {
+		md, err := adm.Metadata(ctx, topic)
+		if err == nil {
+			if t, ok := md.Topics[topic]; ok && t.Err == nil && len(t.Partitions) == partitions {
+				ready := true
+				for _, p := range t.Partitions {
+					if p.Leader < 0 || p.Err != nil {
+						ready = false
+					}
+				}
+				if ready {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topic %s not ready: %w", topic, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// rssMiB reads a process's resident set size from /proc.
+func rssMiB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			f := strings.Fields(l)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+// pacer paces events at a fixed rate: wait blocks until event i is due.
+type pacer struct {
+	start time.Time
+	rate  float64
+}
+
+func (p *pacer) wait(i int64) {
+	if p.rate <= 0 {
+		return
+	}
+	due := p.start.Add(time.Duration(float64(i) / p.rate * float64(time.Second)))
+	if d := time.Until(due); d > 0 {
+		time.Sleep(d)
+	}
+}

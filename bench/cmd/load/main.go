@@ -1,0 +1,75 @@
+// Command load is the benchmark's one load generator: the same workloads
+// against Kafka-protocol brokers (Samsa, kfake) with franz-go's kgo client
+// and against NATS JetStream with nats.go, at the same record size and
+// count. Each run prints one JSON result line on stdout; `load report`
+// turns the lines into the table and the PNG chart.
+//
+//	load produce  -kind kafka|nats -addr A -topic T -partitions 8 -records N -size 1024
+//	load consume  -kind kafka|nats -addr A -topic T -records N
+//	load e2e      -kind kafka|nats -addr A -topic T -partitions 8 -records N -size 1024 -mbps 50
+//	load many     -addr A -partitions 10000 -records-per-partition K -pid PID
+//	load fill     -addr A -topic T -partitions 8 -bytes B -size 16384
+//	load ready    -addr A -topic T -since UNIXNANO
+//	load report   -in results.jsonl -png out.png -meta "machine line"
+//	load freeport (prints a free loopback port)
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+)
+
+// result is one JSON line: a workload's figures for one broker.
+type result struct {
+	Workload string             `json:"workload"`
+	Broker   string             `json:"broker"`
+	Metrics  map[string]float64 `json:"metrics"`
+	Note     string             `json:"note,omitempty"`
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: load produce|consume|e2e|many|fill|ready|report [flags]")
+		os.Exit(2)
+	}
+	var err error
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "produce":
+		err = runProduce(args)
+	case "consume":
+		err = runConsume(args)
+	case "e2e":
+		err = runE2E(args)
+	case "many":
+		err = runMany(args)
+	case "fill":
+		err = runFill(args)
+	case "ready":
+		err = runReady(args)
+	case "report":
+		err = runReport(args)
+	case "freeport":
+		err = runFreePort()
+	default:
+		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+// runFreePort prints a loopback port nothing listens on (the script starts
+// brokers on ports of its own rather than fixed ones, which other work on
+// the machine may hold).
+func runFreePort() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	return nil
+}
