@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"github.com/samsa-streaming/samsa/internal/config"
 )
@@ -30,9 +31,29 @@ func newUUID() (string, [16]byte) {
 	return base64.RawURLEncoding.EncodeToString(id[:]), id
 }
 
-// prepareLogDirs creates the log dirs, checks or writes their
-// meta.properties, and returns the cluster id they agree on.
-func prepareLogDirs(cfg *config.Broker) (string, error) {
+// lockFileName is Kafka's per-log-dir lock: a second broker process on the
+// same dir must fail before it touches anything (recovery of a live log
+// would truncate what the running broker is writing).
+const lockFileName = ".lock"
+
+// lockDir takes an exclusive, non-blocking flock on dir/.lock. The lock
+// lives as long as the returned file is open (and dies with the process).
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("log dir %s is in use by another process (%s is locked): %w", dir, lockFileName, err)
+	}
+	return f, nil
+}
+
+// prepareLogDirs creates and locks the log dirs, checks or writes their
+// meta.properties, and returns the cluster id they agree on. The locks are
+// added to s.dirLocks, released by Close.
+func (s *Server) prepareLogDirs(cfg *config.Broker) (string, error) {
 	dirs := append([]string{}, cfg.LogDirs()...)
 	if md := cfg.MetadataLogDir(); md != "" {
 		dirs = append(dirs, md)
@@ -48,6 +69,11 @@ func prepareLogDirs(cfg *config.Broker) (string, error) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", fmt.Errorf("log dir %s: %w", d, err)
 		}
+		lock, err := lockDir(d)
+		if err != nil {
+			return "", err
+		}
+		s.dirLocks = append(s.dirLocks, lock)
 		props, err := readProperties(filepath.Join(d, metaPropertiesFile))
 		if errors.Is(err, os.ErrNotExist) {
 			fresh = append(fresh, d)

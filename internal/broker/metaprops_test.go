@@ -37,3 +37,25 @@ func TestLogDirOfAnotherNodeRefused(t *testing.T) {
 		t.Fatalf("error does not name both node ids: %v", err)
 	}
 }
+
+// TestLogDirLockedWhileInUse starts a second broker on a running broker's
+// dir: it must refuse before touching the logs.
+func TestLogDirLockedWhileInUse(t *testing.T) {
+	tb := startBroker(t)
+	createTopic(t, tb, "locked", 1, nil)
+	produceN(t, tb.client(), "locked", 5)
+	opts := append(append([]string{}, tb.opts...), "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0", "controller.quorum.voters=1@127.0.0.1:1")
+	cfg, err := config.LoadBroker("", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(cfg, Options{Logger: testLogger()})
+	if err == nil {
+		srv.Close()
+		t.Fatal("a second broker opened a log dir in use")
+	}
+	if !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("error: %v", err)
+	}
+	consumeAll(t, tb, "locked", 5)
+}

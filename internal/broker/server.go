@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,8 @@ type Server struct {
 	pids      *producerIDs
 	sessions  *fetchSessions
 	groups    *groupCoordinator
+
+	dirLocks []*os.File // flocks on the log dirs' .lock files
 
 	metrics  *metrics
 	httpSrv  *http.Server
@@ -109,7 +112,7 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 		}
 	}()
 
-	clusterID, err := prepareLogDirs(cfg)
+	clusterID, err := s.prepareLogDirs(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -306,6 +309,9 @@ func (s *Server) Close() error {
 	}
 	if s.logs != nil {
 		errs = append(errs, s.logs.Close())
+	}
+	for _, l := range s.dirLocks {
+		l.Close()
 	}
 	return errors.Join(errs...)
 }
