@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // scrape reads /metrics and returns the samples whose name and labels start
@@ -83,5 +85,23 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("pprof served without samsa.http.pprof.enable: %d", resp.StatusCode)
+	}
+}
+
+// TestGroupLagMetric commits offsets for a group and checks the lag gauge.
+func TestGroupLagMetric(t *testing.T) {
+	tb := startBroker(t)
+	createTopic(t, tb, "lagged", 1, nil)
+	produceN(t, tb.client(), "lagged", 10)
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "lagged", Partition: 0, At: 4, LeaderEpoch: -1})
+	if _, err := tb.admin().CommitOffsets(testCtx(t), "lag-group", offs); err != nil {
+		t.Fatal(err)
+	}
+	if got := scrape(t, tb, `kafka_consumergroup_lag{consumergroup="lag-group",partition="0",topic="lagged"}`); got != 6 {
+		t.Fatalf("lag %v, want 6", got)
+	}
+	if got := scrape(t, tb, `kafka_consumergroup_current_offset{consumergroup="lag-group",partition="0",topic="lagged"}`); got != 4 {
+		t.Fatalf("committed offset %v, want 4", got)
 	}
 }

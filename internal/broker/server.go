@@ -104,6 +104,7 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 	s.pids = &producerIDs{s: s}
 	s.sessions = newFetchSessions(int(cfg.Int("max.incremental.fetch.session.cache.slots")))
 	s.metrics = newMetrics(s)
+	s.metrics.reg.MustRegister(&groupLagCollector{s: s})
 
 	ok := false
 	defer func() {
