@@ -30,6 +30,13 @@ func cliRun(t *testing.T, name string, args ...string) cliResult {
 	return cliResult{out.String(), errb.String(), err}
 }
 
+// execTool is cliRun for tests that want the three results apart.
+func execTool(t *testing.T, name string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	r := cliRun(t, name, args...)
+	return r.out, r.err, r.runErr
+}
+
 // runOK runs a command and fails the test on an error.
 func cliOK(t *testing.T, name string, args ...string) string {
 	t.Helper()

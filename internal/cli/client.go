@@ -33,10 +33,11 @@ const defaultTimeout = 10 * time.Second
 
 // conn is the connection options every tool shares.
 type conn struct {
-	bootstrap string
-	configs   []string // --command-config (and the tool's own aliases)
-	timeout   time.Duration
-	props     *props // the properties files, then --*-property overrides
+	bootstrap  string   // --bootstrap-server; "" when not given
+	brokerList string   // --broker-list, the old name, where a tool has it
+	configs    []string // --command-config (and the tool's own aliases)
+	timeout    time.Duration
+	props      *props // the properties files, then --*-property overrides
 
 	cl *kgo.Client // set by newAdmin
 
@@ -49,7 +50,6 @@ type conn struct {
 // named in configFlags (e.g. "command-config") and, if timeoutFlag is not
 // empty, the operation timeout.
 func (c *conn) addConnFlags(fs *flagSet, timeoutFlag string, configFlags ...string) {
-	c.bootstrap = defaultBootstrap
 	c.timeout = defaultTimeout
 	c.props = newProps()
 	fs.String(&c.bootstrap, "bootstrap-server", "host:port[,host:port]",
@@ -63,6 +63,13 @@ func (c *conn) addConnFlags(fs *flagSet, timeoutFlag string, configFlags ...stri
 	}
 }
 
+// addBrokerListFlag registers --broker-list, the deprecated name of
+// --bootstrap-server that some of Kafka's tools still take. As in Kafka,
+// --bootstrap-server wins when both are given.
+func (c *conn) addBrokerListFlag(fs *flagSet) {
+	fs.String(&c.brokerList, "broker-list", "host:port[,host:port]", "old name of --bootstrap-server")
+}
+
 // loadProps reads the properties files into c.props. An admin tool (no
 // c.known) warns on w about properties it does not use.
 func (c *conn) loadProps(w io.Writer) error {
@@ -71,6 +78,7 @@ func (c *conn) loadProps(w io.Writer) error {
 			return err
 		}
 	}
+	c.props.trimValues()
 	if c.known == nil {
 		c.warnUnused(w)
 	}
@@ -103,20 +111,25 @@ func (c *conn) warnUnused(w io.Writer) {
 	}
 }
 
+// seeds are the brokers to bootstrap from: --bootstrap-server, else
+// --broker-list, else bootstrap.servers from the properties, else
+// defaultBootstrap.
 func (c *conn) seeds() []string {
+	list := c.bootstrap
+	if list == "" {
+		list = c.brokerList
+	}
+	if list == "" {
+		list = c.props.getOr("bootstrap.servers", "")
+	}
 	var out []string
-	for _, s := range strings.Split(c.bootstrap, ",") {
+	for _, s := range strings.Split(list, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, s)
 		}
 	}
-	if v, ok := c.props.get("bootstrap.servers"); ok && c.bootstrap == defaultBootstrap {
-		out = nil
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
-		}
+	if len(out) == 0 {
+		out = []string{defaultBootstrap}
 	}
 	return out
 }
@@ -251,6 +264,21 @@ func (c *conn) newAdmin() (*kadm.Client, func(), error) {
 	}
 	c.cl = cl
 	return kadm.NewClient(cl), cl.Close, nil
+}
+
+// adminSession is what an admin tool does once its options are checked:
+// read the properties files (warning about unused ones on w), connect,
+// and bound the operation by the timeout. done closes both.
+func (c *conn) adminSession(w io.Writer) (*kadm.Client, context.Context, func(), error) {
+	if err := c.loadProps(w); err != nil {
+		return nil, nil, nil, err
+	}
+	adm, closeFn, err := c.newAdmin()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := c.ctx()
+	return adm, ctx, func() { cancel(); closeFn() }, nil
 }
 
 func (c *conn) ctx() (context.Context, context.CancelFunc) {

@@ -111,22 +111,14 @@ func runBrokerAPIVersions(args []string, stdout, stderr io.Writer) error {
 			"  samsa broker-api-versions --bootstrap-server HOST:PORT\n  Prints, per broker, each API key with the broker's version range and the version this client would use.",
 			"  samsa broker-api-versions --bootstrap-server 127.0.0.1:9092")
 		c.addConnFlags(fs, "timeout", "command-config")
-		if err := fs.parse(args, stdout); err != nil {
+		if err := fs.parseNoArgs(args, stdout); err != nil {
 			return err
 		}
-		if len(fs.args) > 0 {
-			return fmt.Errorf("unexpected argument %q (see samsa broker-api-versions --help)", fs.args[0])
-		}
-		if err := c.loadProps(stderr); err != nil {
-			return err
-		}
-		adm, closeFn, err := c.newAdmin()
+		adm, ctx, done, err := c.adminSession(stderr)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
-		ctx, cancel := c.ctx()
-		defer cancel()
+		defer done()
 		brokers, err := adm.ListBrokers(ctx)
 		if err != nil {
 			return c.describeErr("listing brokers", err)
@@ -205,16 +197,11 @@ func runLogDirs(args []string, stdout, stderr io.Writer) error {
 				wantTopics[t] = true
 			}
 		}
-		if err := c.loadProps(stderr); err != nil {
-			return err
-		}
-		adm, closeFn, err := c.newAdmin()
+		adm, ctx, done, err := c.adminSession(stderr)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
-		ctx, cancel := c.ctx()
-		defer cancel()
+		defer done()
 		brokers, err := adm.ListBrokers(ctx)
 		if err != nil {
 			return c.describeErr("listing brokers", err)
@@ -296,16 +283,11 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 		if sub != "cluster-id" && sub != "describe" && sub != "list-endpoints" {
 			return fmt.Errorf("unknown subcommand %q: cluster-id, describe or list-endpoints", sub)
 		}
-		if err := c.loadProps(stderr); err != nil {
-			return err
-		}
-		adm, closeFn, err := c.newAdmin()
+		adm, ctx, done, err := c.adminSession(stderr)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
-		ctx, cancel := c.ctx()
-		defer cancel()
+		defer done()
 		md, err := adm.BrokerMetadata(ctx)
 		if err != nil {
 			return c.describeErr("describing the cluster", err)

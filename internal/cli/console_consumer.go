@@ -199,79 +199,6 @@ func (f *formatter) write(w io.Writer, r *kgo.Record) error {
 	return err
 }
 
-// knownConsumerProps are the consumer properties consumerOpts maps.
-var knownConsumerProps = map[string]bool{
-	"group.id": true, "auto.offset.reset": true, "isolation.level": true, "fetch.min.bytes": true,
-	"fetch.max.bytes": true, "fetch.max.wait.ms": true, "max.partition.fetch.bytes": true,
-	"session.timeout.ms": true, "heartbeat.interval.ms": true, "enable.auto.commit": true,
-	"auto.commit.interval.ms": true, "group.instance.id": true, "partition.assignment.strategy": true,
-}
-
-// consumerOpts maps consumer properties to kgo options.
-func consumerOpts(p *props, group string) ([]kgo.Opt, error) {
-	var opts []kgo.Opt
-	switch lvl := p.getOr("isolation.level", "read_uncommitted"); lvl {
-	case "read_uncommitted":
-	case "read_committed":
-		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	default:
-		return nil, fmt.Errorf("isolation level %q is not read_uncommitted or read_committed", lvl)
-	}
-	more, err := intOpts(p, map[string]func(int64) kgo.Opt{
-		"fetch.min.bytes":           func(n int64) kgo.Opt { return kgo.FetchMinBytes(int32(n)) },
-		"fetch.max.bytes":           func(n int64) kgo.Opt { return kgo.FetchMaxBytes(int32(n)) },
-		"fetch.max.wait.ms":         func(n int64) kgo.Opt { return kgo.FetchMaxWait(time.Duration(n) * time.Millisecond) },
-		"max.partition.fetch.bytes": func(n int64) kgo.Opt { return kgo.FetchMaxPartitionBytes(int32(n)) },
-	})
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts, more...)
-	if group == "" {
-		return opts, nil
-	}
-	opts = append(opts, kgo.ConsumerGroup(group))
-	more, err = intOpts(p, map[string]func(int64) kgo.Opt{
-		"session.timeout.ms":      func(n int64) kgo.Opt { return kgo.SessionTimeout(time.Duration(n) * time.Millisecond) },
-		"heartbeat.interval.ms":   func(n int64) kgo.Opt { return kgo.HeartbeatInterval(time.Duration(n) * time.Millisecond) },
-		"auto.commit.interval.ms": func(n int64) kgo.Opt { return kgo.AutoCommitInterval(time.Duration(n) * time.Millisecond) },
-	})
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts, more...)
-	if id, ok := p.get("group.instance.id"); ok && id != "" {
-		opts = append(opts, kgo.InstanceID(id))
-	}
-	if s, ok := p.get("partition.assignment.strategy"); ok {
-		var bs []kgo.GroupBalancer
-		for _, name := range strings.Split(s, ",") {
-			name = strings.TrimSpace(name)
-			switch {
-			case strings.HasSuffix(name, "CooperativeStickyAssignor") || name == "cooperative-sticky":
-				bs = append(bs, kgo.CooperativeStickyBalancer())
-			case strings.HasSuffix(name, "StickyAssignor") || name == "sticky":
-				bs = append(bs, kgo.StickyBalancer())
-			case strings.HasSuffix(name, "RoundRobinAssignor") || name == "roundrobin":
-				bs = append(bs, kgo.RoundRobinBalancer())
-			case strings.HasSuffix(name, "RangeAssignor") || name == "range":
-				bs = append(bs, kgo.RangeBalancer())
-			default:
-				return nil, fmt.Errorf("partition.assignment.strategy %q is not supported", name)
-			}
-		}
-		opts = append(opts, kgo.Balancers(bs...))
-	}
-	autoCommit, err := p.bool("enable.auto.commit", true)
-	if err != nil {
-		return nil, err
-	}
-	if !autoCommit {
-		opts = append(opts, kgo.DisableAutoCommit())
-	}
-	return opts, nil
-}
-
 type consumerRun struct {
 	conn
 	topic, include, group, offset, isolation, formatterName, output string
@@ -314,11 +241,8 @@ func runConsoleConsumer(ctx context.Context, args []string, stdout, stderr io.Wr
 		fs.Bool(&systest, "enable-systest-events", "not supported")
 		fs.String(&o.output, "output", "text|json", "text (default, Kafka's format) or json: one JSON object per record (Samsa extra)")
 		fs.Duration(&o.timeout, "connect-timeout", "ms|duration", "how long to wait for the cluster at start-up (default 10s; Samsa extra)")
-		if err := fs.parse(args, stdout); err != nil {
+		if err := fs.parseNoArgs(args, stdout); err != nil {
 			return err
-		}
-		if len(fs.args) > 0 {
-			return fmt.Errorf("unexpected argument %q (see samsa console-consumer --help)", fs.args[0])
 		}
 		if systest {
 			return errors.New("option --enable-systest-events is not supported")
@@ -332,14 +256,10 @@ func runConsoleConsumer(ctx context.Context, args []string, stdout, stderr io.Wr
 		if o.output != "" && o.output != "text" && o.output != "json" {
 			return fmt.Errorf("option --output: %q is not text or json", o.output)
 		}
-		o.known = knownConsumerProps
-		if err := o.loadProps(stderr); err != nil {
+		err := o.loadClientProps(stderr, knownConsumerProps, func(p *props) error { return p.addKV(o.consumerProps) })
+		if err != nil {
 			return err
 		}
-		if err := o.props.addKV(o.consumerProps); err != nil {
-			return err
-		}
-		o.warnUnused(stderr)
 		if o.group != "" {
 			if g, ok := o.props.get("group.id"); ok && g != o.group {
 				return fmt.Errorf("the group given with --group (%s) differs from group.id (%s)", o.group, g)

@@ -134,94 +134,12 @@ func (r *lineReader) record(line string, n int) (*kgo.Record, error) {
 	return rec, nil
 }
 
-// knownProducerProps are the producer properties producerOpts maps.
-var knownProducerProps = map[string]bool{
-	"acks": true, "enable.idempotence": true, "compression.type": true, "linger.ms": true,
-	"batch.size": true, "max.request.size": true, "delivery.timeout.ms": true, "retries": true,
-	"buffer.memory": true, "max.in.flight.requests.per.connection": true,
-}
-
-// producerOpts maps producer properties to kgo options.
-func producerOpts(p *props) ([]kgo.Opt, error) {
-	var opts []kgo.Opt
-	acks := strings.ToLower(strings.TrimSpace(p.getOr("acks", "all")))
-	idem, err := p.bool("enable.idempotence", acks == "all" || acks == "-1")
-	if err != nil {
-		return nil, err
-	}
-	switch acks {
-	case "all", "-1":
-		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
-	case "1":
-		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
-	case "0":
-		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
-	default:
-		return nil, fmt.Errorf("acks %q is not one of all, -1, 0, 1", acks)
-	}
-	if idem && acks != "all" && acks != "-1" {
-		return nil, errors.New("enable.idempotence=true needs acks=all (-1)")
-	}
-	if !idem {
-		opts = append(opts, kgo.DisableIdempotentWrite())
-	}
-	switch c := strings.ToLower(p.getOr("compression.type", "none")); c {
-	case "none", "":
-	case "gzip":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
-	case "snappy":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
-	case "lz4":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
-	case "zstd":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
-	default:
-		return nil, fmt.Errorf("compression codec %q is not one of none, gzip, snappy, lz4, zstd", c)
-	}
-	if opts0, err := intOpts(p, map[string]func(int64) kgo.Opt{
-		"linger.ms":           func(n int64) kgo.Opt { return kgo.ProducerLinger(time.Duration(n) * time.Millisecond) },
-		"batch.size":          func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) },
-		"max.request.size":    func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) },
-		"delivery.timeout.ms": func(n int64) kgo.Opt { return kgo.RecordDeliveryTimeout(time.Duration(n) * time.Millisecond) },
-		"retries":             func(n int64) kgo.Opt { return kgo.RecordRetries(int(n)) },
-		"buffer.memory":       func(n int64) kgo.Opt { return kgo.MaxBufferedBytes(int(n)) },
-		"request.timeout.ms":  func(n int64) kgo.Opt { return kgo.ProduceRequestTimeout(time.Duration(n) * time.Millisecond) },
-		"max.in.flight.requests.per.connection": func(n int64) kgo.Opt {
-			return kgo.MaxProduceRequestsInflightPerBroker(int(n))
-		},
-	}); err != nil {
-		return nil, err
-	} else {
-		opts = append(opts, opts0...)
-	}
-	return opts, nil
-}
-
-func intOpts(p *props, m map[string]func(int64) kgo.Opt) ([]kgo.Opt, error) {
-	var opts []kgo.Opt
-	for _, k := range p.keys {
-		fn, ok := m[k]
-		if !ok {
-			continue
-		}
-		n, err := p.int(k, 0)
-		if err != nil {
-			return nil, err
-		}
-		if n < 0 {
-			return nil, fmt.Errorf("property %s: must not be negative", k)
-		}
-		opts = append(opts, fn(n))
-	}
-	return opts, nil
-}
-
 func runConsoleProducer(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return runTool(func() error {
 		var (
 			c                             conn
 			topic, file, acks, codec      string
-			props, producerProps          []string
+			readerProps, producerProps    []string
 			partition, maxBlockMs         = -1, -1
 			syncSend                      bool
 			readerConfig, lineReaderClass string
@@ -245,7 +163,7 @@ func runConsoleProducer(args []string, stdin io.Reader, stdout, stderr io.Writer
 		fs.Int(&ignored, "max-partition-memory-bytes", "bytes", "accepted for compatibility (use --batch-size)")
 		fs.PropInt(set, "metadata-expiry-ms", "metadata.max.age.ms", "ms", "metadata.max.age.ms")
 		fs.Bool(&syncSend, "sync", "send each record synchronously, one at a time")
-		fs.Strings(&props, "property", "name=value", "a line reader property (see above); repeatable")
+		fs.Strings(&readerProps, "property", "name=value", "a line reader property (see above); repeatable")
 		fs.Strings(&producerProps, "producer-property", "name=value", "a producer property (acks, linger.ms, compression.type ...); repeatable")
 		fs.Strings(&producerProps, "command-property", "name=value", "same as --producer-property (Kafka 4.1 name)")
 		fs.String(&readerConfig, "reader-config", "file", "a properties file of line reader properties")
@@ -262,29 +180,26 @@ func runConsoleProducer(args []string, stdin io.Reader, stdout, stderr io.Writer
 		if lineReaderClass != "" && !strings.HasSuffix(lineReaderClass, "LineMessageReader") {
 			return fmt.Errorf("line reader %s is not supported; only the default line reader is", lineReaderClass)
 		}
-		c.known = knownProducerProps
-		if err := c.loadProps(stderr); err != nil {
-			return err
-		}
 		// Kafka's console producer settings come after the config file
 		// and before --producer-property, which wins.
-		pp := c.props
-		if acks != "" {
-			pp.set("acks", acks)
-		}
-		if codec != "" {
-			pp.set("compression.type", codec)
-		}
-		if _, ok := pp.get("linger.ms"); !ok {
-			pp.set("linger.ms", "1000") // Kafka's console producer default
-		}
-		for k, v := range set {
-			pp.set(k, v)
-		}
-		if err := pp.addKV(producerProps); err != nil {
+		err := c.loadClientProps(stderr, knownProducerProps, func(pp *props) error {
+			if acks != "" {
+				pp.set("acks", acks)
+			}
+			if codec != "" {
+				pp.set("compression.type", codec)
+			}
+			if _, ok := pp.get("linger.ms"); !ok {
+				pp.set("linger.ms", "1000") // Kafka's console producer default
+			}
+			for k, v := range set {
+				pp.set(k, v)
+			}
+			return pp.addKV(producerProps)
+		})
+		if err != nil {
 			return err
 		}
-		c.warnUnused(stderr)
 		if maxBlockMs > 0 {
 			c.timeout = time.Duration(maxBlockMs) * time.Millisecond
 		}
@@ -294,14 +209,14 @@ func runConsoleProducer(args []string, stdin io.Reader, stdout, stderr io.Writer
 				return err
 			}
 		}
-		if err := rp.addKV(props); err != nil {
+		if err := rp.addKV(readerProps); err != nil {
 			return err
 		}
 		lr, err := newLineReader(rp)
 		if err != nil {
 			return err
 		}
-		popts, err := producerOpts(pp)
+		popts, err := producerOpts(c.props)
 		if err != nil {
 			return err
 		}

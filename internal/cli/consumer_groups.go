@@ -118,16 +118,11 @@ func runConsumerGroups(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
-		if err := o.loadProps(stderr); err != nil {
-			return err
-		}
-		adm, closeFn, err := o.newAdmin()
+		adm, ctx, done, err := o.adminSession(stderr)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
-		ctx, cancel := o.ctx()
-		defer cancel()
+		defer done()
 		switch action {
 		case "list":
 			return o.runList(ctx, adm, fs.Has("state"), stdout)

@@ -89,16 +89,11 @@ func runDeleteRecords(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := c.loadProps(stderr); err != nil {
-			return err
-		}
-		adm, closeFn, err := c.newAdmin()
+		adm, ctx, done, err := c.adminSession(stderr)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
-		ctx, cancel := c.ctx()
-		defer cancel()
+		defer done()
 		fmt.Fprintln(stdout, "Executing records delete operation")
 		resps, err := adm.DeleteRecords(ctx, offsets)
 		if err != nil && len(resps) == 0 {

@@ -30,25 +30,21 @@ func init() {
 	})
 }
 
-const dumpLogHelp = `
-Usage: samsa dump-log --files FILE[,FILE...] [flags]
+const dumpLogSynopsis = `  samsa dump-log --files FILE[,FILE...] [options]
+  Decodes partition files from a log dir, as kafka-dump-log.sh does:
+    <base>.log        one line per record batch; with --deep-iteration or
+                      --print-data-log one line per record as well
+    <base>.index      offset index entries (offset: N position: P), each checked
+                      against the batch it points to in <base>.log
+    <base>.timeindex  time index entries (timestamp: T offset: O), checked
+                      against the log
+  Index/log mismatches and non-consecutive offsets are listed on stderr after
+  the dump, and the exit status is then 1 (Kafka exits 0).`
 
-Decodes partition files from a log dir, as kafka-dump-log.sh does:
-  <base>.log        one line per record batch; with --deep-iteration or
-                    --print-data-log one line per record as well
-  <base>.index      offset index entries (offset: N position: P), each checked
-                    against the batch it points to in <base>.log
-  <base>.timeindex  time index entries (timestamp: T offset: O), checked
-                    against the log
-Index/log mismatches and non-consecutive offsets are listed on stderr after
-the dump, and the exit status is then 1 (Kafka exits 0).
-
-Examples:
-  samsa dump-log --files data/orders-0/00000000000000000000.log
+const dumpLogExamples = `  samsa dump-log --files data/orders-0/00000000000000000000.log
   samsa dump-log --files data/orders-0/00000000000000000000.log --print-data-log
   samsa dump-log --files data/orders-0/00000000000000000000.index,data/orders-0/00000000000000000000.timeindex
-  samsa dump-log --verify-index-only --files data/orders-0/00000000000000000000.index
-`
+  samsa dump-log --verify-index-only --files data/orders-0/00000000000000000000.index`
 
 type dumpLogOpts struct {
 	printData   bool
@@ -64,55 +60,61 @@ type dumpLogOpts struct {
 }
 
 func runDumpLog(args []string, stdout, stderr io.Writer) error {
-	fs := newToolFlags("dump-log", dumpLogHelp)
-	files := fs.String("files", "", "comma-separated data and index files to dump (required)")
-	o := &dumpLogOpts{stdout: stdout, problemHead: map[string]bool{}}
-	fs.BoolVar(&o.printData, "print-data-log", false, "print the records' keys and values (implies --deep-iteration)")
-	fs.BoolVar(&o.deep, "deep-iteration", false, "print every record, not only the batches")
-	fs.BoolVar(&o.verifyOnly, "verify-index-only", false, "check index entries against the log without printing them")
-	fs.BoolVar(&o.sanityOnly, "index-sanity-check", false, "only run the sanity check the broker runs on an index at start-up")
-	fs.BoolVar(&o.skipMeta, "skip-record-metadata", false, "leave record metadata out when printing records")
-	fs.IntVar(&o.maxMsgSize, "max-message-size", 5*1024*1024, "largest batch read when checking an index entry")
-	fs.Int64Var(&o.maxBytes, "max-bytes", math.MaxInt32, "stop a log dump after this many bytes")
-	keyDec := fs.String("key-decoder-class", "", "accepted for compatibility; keys print as text")
-	valDec := fs.String("value-decoder-class", "", "accepted for compatibility; values print as text")
-	if done, err := fs.parse(args, stdout); done || err != nil {
-		return err
-	}
-	_, _ = keyDec, valDec
-	if *files == "" {
-		return errors.New("dump-log: --files is required (see --help)")
-	}
-	if o.printData {
-		o.deep = true
-	}
-	for _, name := range strings.Split(*files, ",") {
-		if name == "" {
-			continue
+	return runTool(func() error {
+		var (
+			files          string
+			keyDec, valDec string
+			o              = &dumpLogOpts{stdout: stdout, problemHead: map[string]bool{},
+				maxMsgSize: 5 * 1024 * 1024, maxBytes: math.MaxInt32}
+		)
+		fs := newFlagSet("dump-log", dumpLogSynopsis, dumpLogExamples)
+		fs.String(&files, "files", "file,file", "REQUIRED: comma-separated data and index files to dump")
+		fs.Bool(&o.printData, "print-data-log", "print the records' keys and values (implies --deep-iteration)")
+		fs.Bool(&o.deep, "deep-iteration", "print every record, not only the batches")
+		fs.Bool(&o.verifyOnly, "verify-index-only", "check index entries against the log without printing them")
+		fs.Bool(&o.sanityOnly, "index-sanity-check", "only run the sanity check the broker runs on an index at start-up")
+		fs.Bool(&o.skipMeta, "skip-record-metadata", "leave record metadata out when printing records")
+		fs.Int(&o.maxMsgSize, "max-message-size", "bytes", "largest batch read when checking an index entry (default 5242880)")
+		fs.Int64(&o.maxBytes, "max-bytes", "bytes", "stop a log dump after this many bytes (default 2147483647)")
+		fs.String(&keyDec, "key-decoder-class", "class", "accepted for compatibility; keys print as text")
+		fs.String(&valDec, "value-decoder-class", "class", "accepted for compatibility; values print as text")
+		if err := fs.parseNoArgs(args, stdout); err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "Dumping %s\n", name)
-		var err error
-		switch filepath.Ext(name) {
-		case ".log":
-			err = o.dumpLog(name)
-		case ".index":
-			err = o.dumpIndex(name)
-		case ".timeindex":
-			err = o.dumpTimeIndex(name)
-		default:
-			fmt.Fprintf(stderr, "Ignoring unknown file %s\n", name)
+		if files == "" {
+			return errors.New("option --files is required")
 		}
-		if err != nil {
-			return fmt.Errorf("dump-log: %s: %w", name, err)
+		if o.printData {
+			o.deep = true
 		}
-	}
-	for _, p := range o.problems {
-		fmt.Fprintln(stderr, p)
-	}
-	if n := len(o.problems) - len(o.problemHead); n > 0 {
-		return fmt.Errorf("dump-log: found %d problem(s), listed above", n)
-	}
-	return nil
+		for _, name := range strings.Split(files, ",") {
+			if name == "" {
+				continue
+			}
+			fmt.Fprintf(stdout, "Dumping %s\n", name)
+			var err error
+			switch filepath.Ext(name) {
+			case ".log":
+				err = o.dumpLog(name)
+			case ".index":
+				err = o.dumpIndex(name)
+			case ".timeindex":
+				err = o.dumpTimeIndex(name)
+			default:
+				fmt.Fprintf(stderr, "Ignoring unknown file %s\n", name)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		for _, p := range o.problems {
+			fmt.Fprintln(stderr, p)
+		}
+		if n := len(o.problems) - len(o.problemHead); n > 0 {
+			return fmt.Errorf("found %d problem(s), listed above", n)
+		}
+		return nil
+	})
 }
 
 // problem records a finding under a heading (printed once).

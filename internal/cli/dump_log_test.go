@@ -17,18 +17,6 @@ import (
 	"github.com/samsa-streaming/samsa/internal/testbroker"
 )
 
-// runTool runs a registered command and returns its stdout and stderr.
-func execTool(t *testing.T, name string, args ...string) (string, string, error) {
-	t.Helper()
-	c, ok := Lookup(name)
-	if !ok {
-		t.Fatalf("command %s not registered", name)
-	}
-	var out, errb bytes.Buffer
-	err := c.Run(args, &out, &errb)
-	return out.String(), errb.String(), err
-}
-
 // dumpLogSegment produces records to a one-partition topic with a small
 // index interval, stops the broker and returns the segment's path prefix.
 func dumpLogSegment(t *testing.T) string {

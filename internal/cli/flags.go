@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -10,14 +9,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/samsa-streaming/samsa/internal/config"
 )
 
 // Kafka's tools parse their options with joptsimple: long names after two
 // dashes, a value either as the next argument or after '=', options that
 // may repeat (--config, --property), and a few whose value is optional
-// (consumer-groups' --state). Go's flag package does not do optional
-// values, and its error text names the Go syntax, so the tools use this
-// small parser instead. One dash is accepted as well as two.
+// (consumer-groups' --state). The test-harness tools (producer-perf-test
+// ...) use argparse4j instead, whose nargs='+' options take every
+// following argument up to the next option (--producer-props a=1 b=2).
+// Go's flag package does neither, and its error text names the Go syntax,
+// so every tool uses this small parser instead. One dash is accepted as
+// well as two.
 
 // errHelp is returned by parse when --help was asked for; the usage has
 // been written to stdout and the command exits 0.
@@ -29,6 +33,7 @@ const (
 	kindBool     flagKind = iota // --name
 	kindValue                    // --name VALUE
 	kindOptValue                 // --name [VALUE]
+	kindMulti                    // --name VALUE [VALUE ...]
 )
 
 type flagDef struct {
@@ -83,6 +88,13 @@ func (f *flagSet) Strings(p *[]string, name, arg, help string) {
 	f.add(&flagDef{name: name, arg: arg, help: help, kind: kindValue, apply: func(v string) error { *p = append(*p, v); return nil }})
 }
 
+// Multi defines --name VALUE [VALUE ...], argparse's nargs='+': the values
+// are the following arguments up to the next one starting with '-'
+// (--name=VALUE takes just the one). It may repeat; values accumulate.
+func (f *flagSet) Multi(p *[]string, name, arg, help string) {
+	f.add(&flagDef{name: name, arg: arg, help: help, kind: kindMulti, apply: func(v string) error { *p = append(*p, v); return nil }})
+}
+
 // Int defines --name N.
 func (f *flagSet) Int(p *int, name, arg, help string) {
 	f.add(&flagDef{name: name, arg: arg, help: help, kind: kindValue, apply: func(v string) error {
@@ -115,6 +127,18 @@ func (f *flagSet) Int64(p *int64, name, arg, help string) {
 			return fmt.Errorf("not a number: %q", v)
 		}
 		*p = n
+		return nil
+	}})
+}
+
+// Float64 defines --name X.
+func (f *flagSet) Float64(p *float64, name, arg, help string) {
+	f.add(&flagDef{name: name, arg: arg, help: help, kind: kindValue, apply: func(v string) error {
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return fmt.Errorf("not a number: %q", v)
+		}
+		*p = x
 		return nil
 	}})
 }
@@ -201,6 +225,22 @@ func (f *flagSet) parse(args []string, stdout io.Writer) error {
 				i++
 				value = args[i]
 			}
+		case kindMulti:
+			if !hasValue {
+				if i+1 >= len(args) || strings.HasPrefix(args[i+1], "-") {
+					return fmt.Errorf("option --%s needs a value: %s", name, d.arg)
+				}
+				// All but the last value here; the last goes through
+				// the common apply below.
+				for i+2 < len(args) && !strings.HasPrefix(args[i+2], "-") {
+					i++
+					if err := d.apply(args[i]); err != nil {
+						return fmt.Errorf("option --%s: %v", name, err)
+					}
+				}
+				i++
+				value = args[i]
+			}
 		}
 		if err := d.apply(value); err != nil {
 			return fmt.Errorf("option --%s: %v", name, err)
@@ -221,12 +261,25 @@ func (f *flagSet) usage(w io.Writer) {
 			left += " <" + d.arg + ">"
 		case kindOptValue:
 			left += " [" + d.arg + "]"
+		case kindMulti:
+			left += " <" + d.arg + "> ..."
 		}
 		fmt.Fprintf(w, "  %-36s %s\n", left, d.help)
 	}
 	if f.examples != "" {
 		fmt.Fprintf(w, "\nExamples:\n%s\n", strings.TrimRight(f.examples, "\n"))
 	}
+}
+
+// parseNoArgs is parse for a command that takes no positional arguments.
+func (f *flagSet) parseNoArgs(args []string, stdout io.Writer) error {
+	if err := f.parse(args, stdout); err != nil {
+		return err
+	}
+	if len(f.args) > 0 {
+		return fmt.Errorf("unexpected argument %q (see samsa %s --help)", f.args[0], f.cmd)
+	}
+	return nil
 }
 
 // onlyOne checks that exactly one of the action options was given.
@@ -296,6 +349,17 @@ func (p *props) int(k string, def int64) (int64, error) {
 	return n, nil
 }
 
+// trimValues drops the blanks around every value. Kafka's clients trim
+// the values of their settings (ConfigDef), while a properties file keeps
+// a value's trailing blanks, so this is for client properties only, not
+// for formatter or line reader properties, where a blank may be the
+// separator.
+func (p *props) trimValues() {
+	for k, v := range p.m {
+		p.m[k] = strings.TrimSpace(v)
+	}
+}
+
 // addKV adds "k=v" items (from --property, --producer-property ...).
 func (p *props) addKV(items []string) error {
 	for _, it := range items {
@@ -315,78 +379,30 @@ func (p *props) loadFile(path string) error {
 		return fmt.Errorf("reading config file: %w", err)
 	}
 	defer f.Close()
-	return p.read(f)
+	if err := p.read(f); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
 }
 
-// read parses the Java properties format: '#' and '!' comments, "k=v",
-// "k:v" or "k v", and lines continued with a trailing backslash.
+// read adds the properties of r, in the Java properties format
+// (config.ParseProperties, the parser of server.properties: comments,
+// "k=v", "k:v" or "k v", continued lines, \t and \uXXXX escapes). A
+// repeated key keeps its first position in p.keys and its last value, as
+// java.util.Properties does.
 func (p *props) read(r io.Reader) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	var cont string
-	for sc.Scan() {
-		line := strings.TrimLeft(sc.Text(), " \t\f")
-		if cont == "" && (line == "" || line[0] == '#' || line[0] == '!') {
-			continue
-		}
-		if strings.HasSuffix(line, "\\") && !strings.HasSuffix(line, "\\\\") {
-			cont += strings.TrimSuffix(line, "\\")
-			continue
-		}
-		line, cont = cont+line, ""
-		k, v := splitProperty(line)
-		p.set(unescapeProperty(k), unescapeProperty(v))
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
 	}
-	if cont != "" {
-		k, v := splitProperty(cont)
-		p.set(unescapeProperty(k), unescapeProperty(v))
+	pairs, err := config.ParseProperties(data)
+	if err != nil {
+		return err
 	}
-	return sc.Err()
-}
-
-func splitProperty(line string) (string, string) {
-	for i := 0; i < len(line); i++ {
-		switch line[i] {
-		case '\\':
-			i++
-		case '=', ':', ' ', '\t':
-			k := line[:i]
-			rest := strings.TrimLeft(line[i:], " \t")
-			if rest != "" && (rest[0] == '=' || rest[0] == ':') {
-				rest = strings.TrimLeft(rest[1:], " \t")
-			}
-			return k, rest
-		}
+	for _, kv := range pairs {
+		p.set(kv.Key, kv.Value)
 	}
-	return line, ""
-}
-
-func unescapeProperty(s string) string {
-	if !strings.Contains(s, "\\") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 == len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 't':
-			b.WriteByte('\t')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 'f':
-			b.WriteByte('\f')
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
+	return nil
 }
 
 // unescapeSeparator turns the escapes people type on a command line

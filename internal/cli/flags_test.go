@@ -114,3 +114,60 @@ func TestTable(t *testing.T) {
 		t.Fatalf("%q", b.String())
 	}
 }
+
+func TestSeeds(t *testing.T) {
+	p := newProps()
+	c := conn{props: p}
+	if got := strings.Join(c.seeds(), ","); got != defaultBootstrap {
+		t.Fatalf("default: %s", got)
+	}
+	p.set("bootstrap.servers", "a:1, b:2")
+	if got := strings.Join(c.seeds(), ","); got != "a:1,b:2" {
+		t.Fatalf("bootstrap.servers: %s", got)
+	}
+	c.brokerList = "c:3"
+	if got := strings.Join(c.seeds(), ","); got != "c:3" {
+		t.Fatalf("--broker-list: %s", got)
+	}
+	// --bootstrap-server wins, even when it names the default address.
+	c.bootstrap = defaultBootstrap
+	if got := strings.Join(c.seeds(), ","); got != defaultBootstrap {
+		t.Fatalf("--bootstrap-server: %s", got)
+	}
+}
+
+func TestPropertiesFileJavaEscapes(t *testing.T) {
+	p := newProps()
+	in := "a=caf\\u00e9\nb=ends in three \\\\\\\n  continued\nc=x\nc=y\n"
+	if err := p.read(strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"a": "café", "b": `ends in three \continued`, "c": "y"} {
+		if got, _ := p.get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if len(p.keys) != 3 {
+		t.Errorf("keys %q", p.keys)
+	}
+	if err := p.read(strings.NewReader("bad=\\u12\n")); err == nil {
+		t.Error("malformed \\u escape accepted")
+	}
+}
+
+func TestMultiValueOption(t *testing.T) {
+	var vs []string
+	var n int
+	fs := newFlagSet("x", "", "")
+	fs.Multi(&vs, "producer-props", "prop=value", "")
+	fs.Int(&n, "n", "n", "")
+	if err := fs.parse([]string{"--producer-props"}, nil); err == nil || !strings.Contains(err.Error(), "needs a value") {
+		t.Fatalf("no value: %v", err)
+	}
+	vs = nil
+	fs = newFlagSet("x", "", "")
+	fs.Multi(&vs, "producer-props", "prop=value", "")
+	if err := fs.parse([]string{"--producer-props", "a=1", "b=2", "pos"}, nil); err != nil || len(vs) != 3 || len(fs.args) != 0 {
+		t.Fatalf("%v %q %q", err, vs, fs.args)
+	}
+}

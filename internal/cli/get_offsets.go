@@ -140,24 +140,17 @@ func runGetOffsets(args []string, stdout, stderr io.Writer) error {
 			c                               conn
 			topic, partitions, tps, timeArg string
 			excludeInternal                 bool
-			brokerList                      string
 		)
 		fs := newFlagSet("get-offsets", getOffsetsSynopsis, getOffsetsExamples)
 		c.addConnFlags(fs, "timeout", "command-config")
-		fs.String(&brokerList, "broker-list", "host:port", "old name of --bootstrap-server")
+		c.addBrokerListFlag(fs)
 		fs.String(&topic, "topic", "regex", "the topics (a regular expression; default all)")
 		fs.String(&partitions, "partitions", "list", "partitions, e.g. 0,2-4 (default all)")
 		fs.String(&tps, "topic-partitions", "t:p,...", "topic:partitions entries, e.g. events:0-1,audit (not with --topic or --partitions)")
 		fs.String(&timeArg, "time", "t", "-1/latest (default), -2/earliest, -3/max-timestamp, -4, -5 or a timestamp in ms")
 		fs.Bool(&excludeInternal, "exclude-internal-topics", "leave internal topics out")
-		if err := fs.parse(args, stdout); err != nil {
+		if err := fs.parseNoArgs(args, stdout); err != nil {
 			return err
-		}
-		if len(fs.args) > 0 {
-			return fmt.Errorf("unexpected argument %q (see samsa get-offsets --help)", fs.args[0])
-		}
-		if brokerList != "" && !fs.Has("bootstrap-server") {
-			c.bootstrap = brokerList
 		}
 		spec := offsetSpec{name: "latest"}
 		if timeArg != "" {
@@ -186,16 +179,11 @@ func runGetOffsets(args []string, stdout, stderr io.Writer) error {
 			}
 			filters = []partitionFilter{{topic: re, parts: pf}}
 		}
-		if err := c.loadProps(stderr); err != nil {
-			return err
-		}
-		adm, closeFn, err := c.newAdmin()
+		adm, ctx, done, err := c.adminSession(stderr)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
-		ctx, cancel := c.ctx()
-		defer cancel()
+		defer done()
 		tds, err := adm.ListTopicsWithInternal(ctx)
 		if err != nil {
 			return c.describeErr("listing topics", err)

@@ -59,16 +59,11 @@ func runMetadataQuorum(args []string, stdout, stderr io.Writer) error {
 		if human && !replication {
 			return errors.New("the option --human-readable is only supported along with --replication")
 		}
-		if err := c.loadProps(stderr); err != nil {
-			return err
-		}
-		adm, closeFn, err := c.newAdmin()
+		adm, ctx, done, err := c.adminSession(stderr)
 		if err != nil {
 			return err
 		}
-		defer closeFn()
-		ctx, cancel := c.ctx()
-		defer cancel()
+		defer done()
 		if ok, err := apiSupported(ctx, adm, int16(kmsg.DescribeQuorum)); err != nil {
 			return c.describeErr("asking for API versions", err)
 		} else if !ok {

@@ -30,22 +30,18 @@ func init() {
 	})
 }
 
-const producerPerfHelp = `
-Usage: samsa producer-perf-test --topic TOPIC --num-records N (--record-size B | --payload-file F) [flags]
+const producerPerfSynopsis = `  samsa producer-perf-test --topic TOPIC --num-records N (--record-size B | --payload-file F) [options]
+  Produces N records and prints, every 5 s and at the end, Kafka's lines:
+    N records sent, X records/sec (Y MB/sec), Z ms avg latency, W ms max latency.
+    N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th.
+  A record's latency is the time from its send to its acknowledgement. MB is
+  2^20 bytes. --json prints the summary as one JSON object instead (latencies
+  in ms with fractions).`
 
-Produces N records and prints, every 5 s and at the end, Kafka's lines:
-  N records sent, X records/sec (Y MB/sec), Z ms avg latency, W ms max latency.
-  N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th.
-A record's latency is the time from its send to its acknowledgement. MB is
-2^20 bytes. --json prints the summary as one JSON object instead (latencies
-in ms with fractions).
-
-Examples:
-  samsa producer-perf-test --topic t --num-records 1000000 --record-size 1024 --throughput -1 \
+const producerPerfExamples = `  samsa producer-perf-test --topic t --num-records 1000000 --record-size 1024 --throughput -1 \
       --producer-props bootstrap.servers=localhost:9092 acks=all linger.ms=5
   samsa producer-perf-test --bootstrap-server localhost:9092 --topic t --num-records 100000 \
-      --payload-file payloads.txt --throughput 20000 --json
-`
+      --payload-file payloads.txt --throughput 20000 --json`
 
 // perfSummary is the final report (--json).
 type perfSummary struct {
@@ -64,116 +60,120 @@ type perfSummary struct {
 }
 
 func runProducerPerf(args []string, stdout, stderr io.Writer) error {
-	fs := newToolFlags("producer-perf-test", producerPerfHelp)
-	bootstrap := fs.String("bootstrap-server", "", "brokers (else bootstrap.servers from the properties)")
-	topic := fs.String("topic", "", "topic to produce to (required)")
-	numRecords := fs.Int64("num-records", 0, "records to produce (required)")
-	recordSize := fs.Int("record-size", 0, "record size in bytes (this or --payload-file)")
-	payloadFile := fs.String("payload-file", "", "file of payloads, one picked at random per record")
-	delim := fs.String("payload-delimiter", "\\n", "separator of the payloads in --payload-file")
-	throughput := fs.Float64("throughput", -1, "cap in records/s; -1 for no cap")
-	fs.multiFlag("producer-props", "producer properties key=value ... (e.g. acks=all linger.ms=5)")
-	config := fs.String("producer.config", "", "producer properties file")
-	fs.StringVar(config, "command-config", "", "synonym of --producer.config")
-	printMetrics := fs.Bool("print-metrics", false, "print client counters at the end")
-	jsonOut := fs.Bool("json", false, "print the summary as JSON (Samsa extra)")
-	reportEvery := fs.Duration("reporting-interval", 5*time.Second, "progress line interval (Samsa extra)")
-	if done, err := fs.parse(args, stdout); done || err != nil {
-		return err
-	}
-	switch {
-	case *topic == "":
-		return errors.New("producer-perf-test: --topic is required (see --help)")
-	case *numRecords <= 0:
-		return errors.New("producer-perf-test: --num-records must be positive (see --help)")
-	case (*recordSize > 0) == (*payloadFile != ""):
-		return errors.New("producer-perf-test: give exactly one of --record-size and --payload-file")
-	}
-	payloads, err := perfPayloads(*recordSize, *payloadFile, *delim)
-	if err != nil {
-		return err
-	}
-	props := clientProps{}
-	if *config != "" {
-		if err := loadPropsFile(*config, props); err != nil {
+	return runTool(func() error {
+		var (
+			c                     conn
+			topic, payloadFile    string
+			delim                 = "\\n"
+			numRecords            int64
+			recordSize            int
+			throughput            float64 = -1
+			producerProps         []string
+			printMetrics, jsonOut bool
+			reportEvery           = 5 * time.Second
+		)
+		fs := newFlagSet("producer-perf-test", producerPerfSynopsis, producerPerfExamples)
+		c.addConnFlags(fs, "", "producer.config", "command-config")
+		fs.String(&topic, "topic", "topic", "REQUIRED: the topic to produce to")
+		fs.Int64(&numRecords, "num-records", "n", "REQUIRED: records to produce")
+		fs.Int(&recordSize, "record-size", "bytes", "record size in bytes (this or --payload-file)")
+		fs.String(&payloadFile, "payload-file", "file", "file of payloads, one picked at random per record")
+		fs.String(&delim, "payload-delimiter", "delim", "separator of the payloads in --payload-file (default \\n)")
+		fs.Float64(&throughput, "throughput", "n", "cap in records/s; -1 (the default) for no cap")
+		fs.Multi(&producerProps, "producer-props", "prop=value", "producer properties (e.g. acks=all linger.ms=5); they win over --producer.config")
+		fs.Bool(&printMetrics, "print-metrics", "print client counters at the end")
+		fs.Bool(&jsonOut, "json", "print the summary as JSON (Samsa extra)")
+		fs.Duration(&reportEvery, "reporting-interval", "ms|duration", "progress line interval, as milliseconds or a duration like 5s (default 5s; Samsa extra)")
+		if err := fs.parseNoArgs(args, stdout); err != nil {
 			return err
 		}
-	}
-	if err := addPropArgs(fs.values("producer-props"), props); err != nil {
-		return err
-	}
-	opts, err := propsProducerOpts(props, *bootstrap, stderr)
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(append(opts, kgo.DefaultProduceTopic(*topic))...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+		switch {
+		case topic == "":
+			return errors.New("option --topic is required")
+		case numRecords <= 0:
+			return errors.New("option --num-records must be positive")
+		case (recordSize > 0) == (payloadFile != ""):
+			return errors.New("give exactly one of --record-size and --payload-file")
+		case reportEvery <= 0:
+			return errors.New("option --reporting-interval must be positive")
+		}
+		payloads, err := perfPayloads(recordSize, payloadFile, delim)
+		if err != nil {
+			return err
+		}
+		err = c.loadClientProps(stderr, knownProducerProps, func(p *props) error { return p.addKV(producerProps) })
+		if err != nil {
+			return err
+		}
+		cl, err := c.newProducer(topic)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
 
-	st := newPerfStats(time.Now())
-	th := newRateThrottle(*throughput)
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	var firstErr error
-	var errOnce sync.Once
-	done := make(chan struct{})
-	var progress sync.WaitGroup
-	progress.Add(1)
-	go func() { // progress lines
-		defer progress.Done()
-		t := time.NewTicker(*reportEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				if !*jsonOut {
-					st.printWindow(stdout, now)
+		st := newPerfStats(time.Now())
+		th := newRateThrottle(throughput)
+		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+		var firstErr error
+		var errOnce sync.Once
+		done := make(chan struct{})
+		var progress sync.WaitGroup
+		progress.Add(1)
+		go func() { // progress lines
+			defer progress.Done()
+			t := time.NewTicker(reportEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case now := <-t.C:
+					if !jsonOut {
+						st.printWindow(stdout, now)
+					}
 				}
 			}
-		}
-	}()
-	for i := int64(0); i < *numRecords && ctx.Err() == nil; i++ {
-		th.wait()
-		payload := payloads[0]
-		if len(payloads) > 1 {
-			payload = payloads[rng.IntN(len(payloads))]
-		}
-		sent := time.Now()
-		cl.Produce(ctx, &kgo.Record{Value: payload}, func(r *kgo.Record, err error) {
-			if err != nil {
-				errOnce.Do(func() { firstErr = err })
-				st.fail()
-				return
+		}()
+		for i := int64(0); i < numRecords && ctx.Err() == nil; i++ {
+			th.wait()
+			payload := payloads[0]
+			if len(payloads) > 1 {
+				payload = payloads[rng.IntN(len(payloads))]
 			}
-			st.record(time.Since(sent), len(r.Value))
-		})
-	}
-	flushErr := cl.Flush(context.Background())
-	close(done)
-	progress.Wait()
-	sum := st.summary(time.Now())
-	if *jsonOut {
-		b, _ := json.Marshal(sum)
-		fmt.Fprintln(stdout, string(b))
-	} else {
-		fmt.Fprintf(stdout, "%d records sent, %f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, "+
-			"%d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.\n",
-			sum.Records, sum.RecordsPerS, sum.MBPerSec, sum.AvgLatencyMs, sum.MaxLatencyMs,
-			int64(sum.P50Ms), int64(sum.P95Ms), int64(sum.P99Ms), int64(sum.P999Ms))
-	}
-	if *printMetrics {
-		fmt.Fprintf(stdout, "%-50s : %d\n%-50s : %d\n%-50s : %d\n", "producer-metrics:record-send-total", sum.Records+sum.Errors,
-			"producer-metrics:record-error-total", sum.Errors, "producer-metrics:outgoing-byte-total", sum.Bytes)
-	}
-	if firstErr != nil {
-		return fmt.Errorf("producer-perf-test: %d records failed, first: %v", sum.Errors, firstErr)
-	}
-	return flushErr
+			sent := time.Now()
+			cl.Produce(ctx, &kgo.Record{Value: payload}, func(r *kgo.Record, err error) {
+				if err != nil {
+					errOnce.Do(func() { firstErr = err })
+					st.fail()
+					return
+				}
+				st.record(time.Since(sent), len(r.Value))
+			})
+		}
+		flushErr := cl.Flush(context.Background())
+		close(done)
+		progress.Wait()
+		sum := st.summary(time.Now())
+		if jsonOut {
+			b, _ := json.Marshal(sum)
+			fmt.Fprintln(stdout, string(b))
+		} else {
+			fmt.Fprintf(stdout, "%d records sent, %f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, "+
+				"%d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.\n",
+				sum.Records, sum.RecordsPerS, sum.MBPerSec, sum.AvgLatencyMs, sum.MaxLatencyMs,
+				int64(sum.P50Ms), int64(sum.P95Ms), int64(sum.P99Ms), int64(sum.P999Ms))
+		}
+		if printMetrics {
+			fmt.Fprintf(stdout, "%-50s : %d\n%-50s : %d\n%-50s : %d\n", "producer-metrics:record-send-total", sum.Records+sum.Errors,
+				"producer-metrics:record-error-total", sum.Errors, "producer-metrics:outgoing-byte-total", sum.Bytes)
+		}
+		if firstErr != nil {
+			return fmt.Errorf("%d records failed, first: %v", sum.Errors, firstErr)
+		}
+		return flushErr
+	})
 }
 
 // perfPayloads returns the payload of every record (one random, fixed

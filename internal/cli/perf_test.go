@@ -128,14 +128,16 @@ func TestPerfFlags(t *testing.T) {
 		}
 	}
 	// Multi-value flags take the arguments up to the next flag.
-	fs := newToolFlags("x", "")
-	fs.multiFlag("producer-props", "")
-	n := fs.Int("n", 0, "")
-	if _, err := fs.parse([]string{"--producer-props", "a=1", "b=2", "--n", "3", "--producer-props=c=4"}, nil); err != nil {
+	fs := newFlagSet("x", "", "")
+	var props []string
+	var n int
+	fs.Multi(&props, "producer-props", "prop=value", "")
+	fs.Int(&n, "n", "n", "")
+	if err := fs.parse([]string{"--producer-props", "a=1", "b=2", "--n", "3", "--producer-props=c=4"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(fs.values("producer-props"), " "); got != "a=1 b=2 c=4" || *n != 3 {
-		t.Fatalf("props %q n %d", got, *n)
+	if got := strings.Join(props, " "); got != "a=1 b=2 c=4" || n != 3 {
+		t.Fatalf("props %q n %d", got, n)
 	}
 	if javaDate(time.Date(2024, 3, 5, 7, 8, 9, 12e6, time.UTC), "yyyy-MM-dd HH:mm:ss:SSS") != "2024-03-05 07:08:09:012" {
 		t.Fatal("javaDate")

@@ -214,12 +214,18 @@ func (o *topicsOpts) matchTopics(ctx context.Context, adm *kadm.Client) ([]strin
 	return names, nil
 }
 
-// ensureFound fails when --topic matched nothing, unless --if-exists.
-func (o *topicsOpts) ensureFound(names []string) error {
-	if o.topic != "" && len(names) == 0 && !o.ifExists {
-		return fmt.Errorf("topic '%s' does not exist as expected", o.topic)
+// findTopics is matchTopics for the actions on existing topics: --topic
+// matching nothing is an error, unless --if-exists (then names is empty
+// and there is nothing to do).
+func (o *topicsOpts) findTopics(ctx context.Context, adm *kadm.Client) ([]string, error) {
+	names, err := o.matchTopics(ctx, adm)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if o.topic != "" && len(names) == 0 && !o.ifExists {
+		return nil, fmt.Errorf("topic '%s' does not exist as expected", o.topic)
+	}
+	return names, nil
 }
 
 func (o *topicsOpts) runCreate(adm *kadm.Client, stdout io.Writer) error {
@@ -312,11 +318,8 @@ func formatTopicID(id kadm.TopicID) string {
 func (o *topicsOpts) runDescribe(adm *kadm.Client, stdout io.Writer) error {
 	ctx, cancel := o.ctx()
 	defer cancel()
-	names, err := o.matchTopics(ctx, adm)
-	if err != nil {
-		return err
-	}
-	if err := o.ensureFound(names); err != nil || len(names) == 0 {
+	names, err := o.findTopics(ctx, adm)
+	if err != nil || len(names) == 0 {
 		return err
 	}
 	md, err := adm.Metadata(ctx, names...)
@@ -474,11 +477,8 @@ func (o *topicsOpts) runAlter(adm *kadm.Client) error {
 	}
 	ctx, cancel := o.ctx()
 	defer cancel()
-	names, err := o.matchTopics(ctx, adm)
-	if err != nil {
-		return err
-	}
-	if err := o.ensureFound(names); err != nil || len(names) == 0 {
+	names, err := o.findTopics(ctx, adm)
+	if err != nil || len(names) == 0 {
 		return err
 	}
 	md, err := adm.Metadata(ctx, names...)
@@ -521,11 +521,8 @@ func (o *topicsOpts) runDelete(adm *kadm.Client) error {
 	}
 	ctx, cancel := o.ctx()
 	defer cancel()
-	names, err := o.matchTopics(ctx, adm)
-	if err != nil {
-		return err
-	}
-	if err := o.ensureFound(names); err != nil || len(names) == 0 {
+	names, err := o.findTopics(ctx, adm)
+	if err != nil || len(names) == 0 {
 		return err
 	}
 	for _, n := range names {

@@ -12,9 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strings"
+	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -30,153 +29,150 @@ func init() {
 	})
 }
 
-const verifiableConsumerHelp = `
-Usage: samsa verifiable-consumer --bootstrap-server HOST:PORT --topic TOPIC --group-id GROUP [flags]
+const verifiableConsumerSynopsis = `  samsa verifiable-consumer --bootstrap-server HOST:PORT --topic TOPIC --group-id GROUP [options]
+  Joins GROUP, consumes TOPIC and prints Kafka's JSON events on stdout, one
+  per line: startup_complete, partitions_assigned and partitions_revoked
+  {partitions: [{topic, partition}]}, records_consumed {count, partitions:
+  [{topic, partition, count, minOffset, maxOffset}]} per poll, record_data
+  per record with --verbose, offsets_committed {offsets: [{topic, partition,
+  offset}], success, error} after each commit (unless --enable-autocommit),
+  shutdown_complete. Stops after --max-messages, or on SIGINT/SIGTERM.`
 
-Joins GROUP, consumes TOPIC and prints Kafka's JSON events on stdout, one
-per line: startup_complete, partitions_assigned and partitions_revoked
-{partitions: [{topic, partition}]}, records_consumed {count, partitions:
-[{topic, partition, count, minOffset, maxOffset}]} per poll, record_data
-per record with --verbose, offsets_committed {offsets: [{topic, partition,
-offset}], success, error} after each commit (unless --enable-autocommit),
-shutdown_complete. Stops after --max-messages, or on SIGINT/SIGTERM.
-
-Examples:
-  samsa verifiable-consumer --bootstrap-server localhost:9092 --topic t --group-id g --max-messages 1000
+const verifiableConsumerExamples = `  samsa verifiable-consumer --bootstrap-server localhost:9092 --topic t --group-id g --max-messages 1000
   samsa verifiable-consumer --bootstrap-server localhost:9092 --topic t --group-id g \
-      --group-instance-id member-1 --assignment-strategy org.apache.kafka.clients.consumer.CooperativeStickyAssignor --verbose
-`
+      --group-instance-id member-1 --assignment-strategy org.apache.kafka.clients.consumer.CooperativeStickyAssignor --verbose`
 
 func runVerifiableConsumer(args []string, stdout, stderr io.Writer) error {
-	fs := newToolFlags("verifiable-consumer", verifiableConsumerHelp)
-	bootstrap := fs.String("bootstrap-server", "", "brokers to connect to, host:port[,host:port...]")
-	brokerList := fs.String("broker-list", "", "deprecated synonym of --bootstrap-server")
-	topic := fs.String("topic", "", "topic to consume (required)")
-	groupID := fs.String("group-id", "", "consumer group id (required)")
-	instanceID := fs.String("group-instance-id", "", "static membership id (KIP-345)")
-	groupProtocol := fs.String("group-protocol", "classic", "group protocol; only classic is supported")
-	maxMessages := fs.Int64("max-messages", -1, "records to consume; -1 consumes until killed")
-	sessionTimeout := fs.Int("session-timeout", 30000, "session timeout in ms")
-	autoCommit := fs.Bool("enable-autocommit", false, "let the client commit periodically instead of after each poll")
-	resetPolicy := fs.String("reset-policy", "earliest", "where to start without a committed offset: earliest, latest or none")
-	strategy := fs.String("assignment-strategy", "org.apache.kafka.clients.consumer.RangeAssignor",
-		"partition assignor (Kafka class name or range, roundrobin, sticky, cooperative-sticky)")
-	verbose := fs.Bool("verbose", false, "print a record_data event per record")
-	config := fs.String("consumer.config", "", "consumer properties file")
-	fs.StringVar(config, "command-config", "", "synonym of --consumer.config")
-	if done, err := fs.parse(args, stdout); done || err != nil {
-		return err
-	}
-	switch {
-	case *topic == "":
-		return errors.New("verifiable-consumer: --topic is required (see --help)")
-	case *groupID == "":
-		return errors.New("verifiable-consumer: --group-id is required (see --help)")
-	case *groupProtocol != "classic":
-		return fmt.Errorf("verifiable-consumer: --group-protocol %s is not supported (only classic)", *groupProtocol)
-	}
-	if *bootstrap == "" {
-		*bootstrap = *brokerList
-	}
-	props := clientProps{}
-	if *config != "" {
-		if err := loadPropsFile(*config, props); err != nil {
+	return runTool(func() error {
+		var (
+			c                   conn
+			topic, groupID      string
+			instanceID          string
+			groupProtocol             = "classic"
+			maxMessages         int64 = -1
+			sessionTimeout            = 30000
+			autoCommit, verbose bool
+			resetPolicy         = "earliest"
+			strategy            = "org.apache.kafka.clients.consumer.RangeAssignor"
+		)
+		fs := newFlagSet("verifiable-consumer", verifiableConsumerSynopsis, verifiableConsumerExamples)
+		c.addConnFlags(fs, "", "consumer.config", "command-config")
+		c.addBrokerListFlag(fs)
+		fs.String(&topic, "topic", "topic", "REQUIRED: the topic to consume")
+		fs.String(&groupID, "group-id", "group", "REQUIRED: the consumer group id")
+		fs.String(&instanceID, "group-instance-id", "id", "static membership id (KIP-345)")
+		fs.String(&groupProtocol, "group-protocol", "protocol", "group protocol; only classic (the default) is supported")
+		fs.Int64(&maxMessages, "max-messages", "n", "records to consume; -1 (the default) consumes until killed")
+		fs.Int(&sessionTimeout, "session-timeout", "ms", "session timeout in ms (default 30000)")
+		fs.Bool(&autoCommit, "enable-autocommit", "let the client commit periodically instead of after each poll")
+		fs.String(&resetPolicy, "reset-policy", "policy", "where to start without a committed offset: earliest (the default), latest or none")
+		fs.String(&strategy, "assignment-strategy", "assignor",
+			"partition assignor (Kafka class name or range, roundrobin, sticky, cooperative-sticky; default RangeAssignor)")
+		fs.Bool(&verbose, "verbose", "print a record_data event per record")
+		if err := fs.parseNoArgs(args, stdout); err != nil {
 			return err
 		}
-	}
-	opts, err := propsConsumerOpts(props, *bootstrap, stderr)
-	if err != nil {
-		return err
-	}
-	balancer, err := vcBalancer(*strategy)
-	if err != nil {
-		return err
-	}
-	reset := kgo.NewOffset().AtStart()
-	switch *resetPolicy {
-	case "earliest":
-	case "latest":
-		reset = kgo.NewOffset().AtEnd()
-	case "none":
-		reset = kgo.NoResetOffset()
-	default:
-		return fmt.Errorf("verifiable-consumer: --reset-policy %q: want earliest, latest or none", *resetPolicy)
-	}
-
-	ev := newEventWriter(stdout)
-	opts = append(opts,
-		kgo.ConsumerGroup(*groupID),
-		kgo.ConsumeTopics(*topic),
-		kgo.Balancers(balancer),
-		kgo.SessionTimeout(time.Duration(*sessionTimeout)*time.Millisecond),
-		kgo.ConsumeResetOffset(reset),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			ev.emit("partitions_assigned", partitionsEvent{Partitions: vcPartitionList(m)})
-		}),
-		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			ev.emit("partitions_revoked", partitionsEvent{Partitions: vcPartitionList(m)})
-		}),
-		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			ev.emit("partitions_revoked", partitionsEvent{Partitions: vcPartitionList(m)})
-		}),
-	)
-	if *instanceID != "" {
-		opts = append(opts, kgo.InstanceID(*instanceID))
-	}
-	if !*autoCommit {
-		opts = append(opts, kgo.DisableAutoCommit())
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	ev.emit("startup_complete", nil)
-	var consumed int64
-	var runErr error
-	for *maxMessages < 0 || consumed < *maxMessages {
-		fetches := cl.PollFetches(ctx)
-		if ctx.Err() != nil || fetches.IsClientClosed() {
-			break
+		switch {
+		case topic == "":
+			return errors.New("option --topic is required")
+		case groupID == "":
+			return errors.New("option --group-id is required")
+		case groupProtocol != "classic":
+			return fmt.Errorf("option --group-protocol: %s is not supported (only classic)", groupProtocol)
 		}
-		var fatal error
-		fetches.EachError(func(t string, p int32, err error) {
-			if errors.Is(err, context.Canceled) {
-				return
+		if _, err := groupBalancer(strategy); err != nil {
+			return err
+		}
+		reset := kgo.NewOffset().AtStart()
+		switch resetPolicy {
+		case "earliest":
+		case "latest":
+			reset = kgo.NewOffset().AtEnd()
+		case "none":
+			reset = kgo.NoResetOffset()
+		default:
+			return fmt.Errorf("option --reset-policy: %q is not earliest, latest or none", resetPolicy)
+		}
+		// As in Kafka, the options win over the config file.
+		err := c.loadClientProps(stderr, knownConsumerProps, func(p *props) error {
+			p.set("group.id", groupID)
+			p.set("session.timeout.ms", strconv.Itoa(sessionTimeout))
+			p.set("enable.auto.commit", strconv.FormatBool(autoCommit))
+			p.set("partition.assignment.strategy", strategy)
+			if instanceID != "" {
+				p.set("group.instance.id", instanceID)
 			}
-			fmt.Fprintf(stderr, "fetch error on %s-%d: %v\n", t, p, err)
-			if *resetPolicy == "none" {
-				fatal = err
-			}
+			return nil
 		})
-		if fatal != nil {
-			runErr = fatal
-			break
+		if err != nil {
+			return err
 		}
-		limit := int64(-1)
-		if *maxMessages >= 0 {
-			limit = *maxMessages - consumed
+
+		ev := newEventWriter(stdout)
+		cl, err := c.newConsumer(groupID,
+			kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(reset),
+			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+				ev.emit("partitions_assigned", partitionsEvent{Partitions: vcPartitionList(m)})
+			}),
+			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+				ev.emit("partitions_revoked", partitionsEvent{Partitions: vcPartitionList(m)})
+			}),
+			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+				ev.emit("partitions_revoked", partitionsEvent{Partitions: vcPartitionList(m)})
+			}),
+		)
+		if err != nil {
+			return err
 		}
-		summary, commits := vcSummarize(fetches, limit, func(r *kgo.Record) {
-			if *verbose {
-				ev.emit("record_data", recordData{Key: jsonOptString(r.Key), Value: jsonOptString(r.Value),
-					Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+
+		ev.emit("startup_complete", nil)
+		var consumed int64
+		var runErr error
+		for maxMessages < 0 || consumed < maxMessages {
+			fetches := cl.PollFetches(ctx)
+			if ctx.Err() != nil || fetches.IsClientClosed() {
+				break
 			}
-		})
-		if summary.Count == 0 {
-			continue
+			var fatal error
+			fetches.EachError(func(t string, p int32, err error) {
+				if errors.Is(err, context.Canceled) {
+					return
+				}
+				fmt.Fprintf(stderr, "fetch error on %s-%d: %v\n", t, p, err)
+				if resetPolicy == "none" {
+					fatal = err
+				}
+			})
+			if fatal != nil {
+				runErr = fatal
+				break
+			}
+			limit := int64(-1)
+			if maxMessages >= 0 {
+				limit = maxMessages - consumed
+			}
+			summary, commits := vcSummarize(fetches, limit, func(r *kgo.Record) {
+				if verbose {
+					ev.emit("record_data", recordData{Key: jsonOptString(r.Key), Value: jsonOptString(r.Value),
+						Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+				}
+			})
+			if summary.Count == 0 {
+				continue
+			}
+			consumed += summary.Count
+			ev.emit("records_consumed", summary)
+			if !autoCommit {
+				ev.emit("offsets_committed", vcCommitOffsets(ctx, cl, commits))
+			}
 		}
-		consumed += summary.Count
-		ev.emit("records_consumed", summary)
-		if !*autoCommit {
-			ev.emit("offsets_committed", vcCommitOffsets(ctx, cl, commits))
-		}
-	}
-	cl.Close() // leaves the group (revocation events are printed by the callbacks)
-	ev.emit("shutdown_complete", nil)
-	return runErr
+		cl.Close() // leaves the group (revocation events are printed by the callbacks)
+		ev.emit("shutdown_complete", nil)
+		return runErr
+	})
 }
 
 // vcSummarize groups the polled records per partition (at most limit
@@ -252,21 +248,4 @@ func vcPartitionList(m map[string][]int32) []topicPartitionJSON {
 		return out[i].Partition < out[j].Partition
 	})
 	return out
-}
-
-// vcBalancer maps Kafka's assignor class names (or short names) onto
-// franz-go balancers.
-func vcBalancer(name string) (kgo.GroupBalancer, error) {
-	short := strings.ToLower(name[strings.LastIndexByte(name, '.')+1:])
-	switch strings.TrimSuffix(short, "assignor") {
-	case "range":
-		return kgo.RangeBalancer(), nil
-	case "roundrobin", "round-robin":
-		return kgo.RoundRobinBalancer(), nil
-	case "sticky":
-		return kgo.StickyBalancer(), nil
-	case "cooperativesticky", "cooperative-sticky":
-		return kgo.CooperativeStickyBalancer(), nil
-	}
-	return nil, fmt.Errorf("unknown assignment strategy %q: want RangeAssignor, RoundRobinAssignor, StickyAssignor or CooperativeStickyAssignor", name)
 }

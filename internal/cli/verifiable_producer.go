@@ -27,107 +27,101 @@ func init() {
 	})
 }
 
-const verifiableProducerHelp = `
-Usage: samsa verifiable-producer --bootstrap-server HOST:PORT --topic TOPIC [flags]
+const verifiableProducerSynopsis = `  samsa verifiable-producer --bootstrap-server HOST:PORT --topic TOPIC [options]
+  Produces the values 0, 1, 2 ... (or PREFIX.0, PREFIX.1 ... with
+  --value-prefix) and prints Kafka's JSON events on stdout, one per line:
+  startup_complete, producer_send_success {topic, partition, offset, key,
+  value} or producer_send_error {exception, message, topic, key, value} per
+  record, then shutdown_complete and tool_data {sent, acked,
+  target_throughput, avg_throughput}. Stops after --max-messages, or on
+  SIGINT/SIGTERM.`
 
-Produces the values 0, 1, 2 ... (or PREFIX.0, PREFIX.1 ... with
---value-prefix) and prints Kafka's JSON events on stdout, one per line:
-startup_complete, producer_send_success {topic, partition, offset, key,
-value} or producer_send_error {exception, message, topic, key, value} per
-record, then shutdown_complete and tool_data {sent, acked,
-target_throughput, avg_throughput}. Stops after --max-messages, or on
-SIGINT/SIGTERM.
-
-Examples:
-  samsa verifiable-producer --bootstrap-server localhost:9092 --topic t --max-messages 1000
-  samsa verifiable-producer --bootstrap-server localhost:9092 --topic t --throughput 100 --repeating-keys 5 --acks 1
-`
+const verifiableProducerExamples = `  samsa verifiable-producer --bootstrap-server localhost:9092 --topic t --max-messages 1000
+  samsa verifiable-producer --bootstrap-server localhost:9092 --topic t --throughput 100 --repeating-keys 5 --acks 1`
 
 func runVerifiableProducer(args []string, stdout, stderr io.Writer) error {
-	fs := newToolFlags("verifiable-producer", verifiableProducerHelp)
-	bootstrap := fs.String("bootstrap-server", "", "brokers to connect to, host:port[,host:port...]")
-	brokerList := fs.String("broker-list", "", "deprecated synonym of --bootstrap-server")
-	topic := fs.String("topic", "", "topic to produce to (required)")
-	maxMessages := fs.Int64("max-messages", -1, "records to produce; -1 produces until killed")
-	throughput := fs.Int64("throughput", -1, "cap in records/s; -1 for no cap")
-	acks := fs.String("acks", "-1", "acks: -1 (all), 0 or 1")
-	config := fs.String("producer.config", "", "producer properties file")
-	fs.StringVar(config, "command-config", "", "synonym of --producer.config")
-	createTime := fs.Int64("message-create-time", -1, "CreateTime (ms) of the first record; later ones add the time elapsed; -1 uses the current time")
-	valuePrefix := fs.Int64("value-prefix", -1, "prefix values with this number and a dot")
-	repeatingKeys := fs.Int64("repeating-keys", -1, "use keys 0..N-1 in turn; default: no keys")
-	if done, err := fs.parse(args, stdout); done || err != nil {
-		return err
-	}
-	if *topic == "" {
-		return errors.New("verifiable-producer: --topic is required (see --help)")
-	}
-	if *bootstrap == "" {
-		*bootstrap = *brokerList
-	}
-	props := clientProps{}
-	if *config != "" {
-		if err := loadPropsFile(*config, props); err != nil {
+	return runTool(func() error {
+		var (
+			c                       conn
+			topic                   string
+			acks                          = "-1"
+			maxMessages, throughput int64 = -1, -1
+			createTime, valuePrefix int64 = -1, -1
+			repeatingKeys           int64 = -1
+		)
+		fs := newFlagSet("verifiable-producer", verifiableProducerSynopsis, verifiableProducerExamples)
+		c.addConnFlags(fs, "", "producer.config", "command-config")
+		c.addBrokerListFlag(fs)
+		fs.String(&topic, "topic", "topic", "REQUIRED: the topic to produce to")
+		fs.Int64(&maxMessages, "max-messages", "n", "records to produce; -1 (the default) produces until killed")
+		fs.Int64(&throughput, "throughput", "n", "cap in records/s; -1 (the default) for no cap")
+		fs.String(&acks, "acks", "acks", "acks: -1 (all, the default), 0 or 1")
+		fs.Int64(&createTime, "message-create-time", "ms", "CreateTime (ms) of the first record; later ones add the time elapsed; -1 (the default) uses the current time")
+		fs.Int64(&valuePrefix, "value-prefix", "n", "prefix values with this number and a dot")
+		fs.Int64(&repeatingKeys, "repeating-keys", "n", "use keys 0..N-1 in turn; default: no keys")
+		if err := fs.parseNoArgs(args, stdout); err != nil {
 			return err
 		}
-	}
-	props["acks"] = *acks
-	opts, err := propsProducerOpts(props, *bootstrap, stderr)
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(append(opts, kgo.DefaultProduceTopic(*topic))...)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+		if topic == "" {
+			return errors.New("option --topic is required")
+		}
+		err := c.loadClientProps(stderr, knownProducerProps, func(p *props) error {
+			p.set("acks", acks) // --acks wins over the config file, as in Kafka
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		cl, err := c.newProducer(topic)
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
 
-	ev := newEventWriter(stdout)
-	p := &verifiableProducer{ev: ev, topic: *topic}
-	ev.emit("startup_complete", nil)
-	start := time.Now()
-	th := newRateThrottle(float64(*throughput))
-	keyCounter := int64(0)
-	for i := int64(0); *maxMessages < 0 || i < *maxMessages; i++ {
-		if ctx.Err() != nil {
-			break
+		ev := newEventWriter(stdout)
+		p := &verifiableProducer{ev: ev, topic: topic}
+		ev.emit("startup_complete", nil)
+		start := time.Now()
+		th := newRateThrottle(float64(throughput))
+		keyCounter := int64(0)
+		for i := int64(0); maxMessages < 0 || i < maxMessages; i++ {
+			if ctx.Err() != nil {
+				break
+			}
+			th.wait()
+			r := &kgo.Record{Topic: topic}
+			if repeatingKeys > 0 {
+				r.Key = []byte(strconv.FormatInt(keyCounter, 10))
+				keyCounter = (keyCounter + 1) % repeatingKeys
+			}
+			v := strconv.FormatInt(i, 10)
+			if valuePrefix >= 0 {
+				v = strconv.FormatInt(valuePrefix, 10) + "." + v
+			}
+			r.Value = []byte(v)
+			if createTime >= 0 {
+				r.Timestamp = time.UnixMilli(createTime + time.Since(start).Milliseconds())
+			}
+			p.sent.Add(1)
+			cl.Produce(ctx, r, p.onDone)
 		}
-		th.wait()
-		r := &kgo.Record{Topic: *topic}
-		if *repeatingKeys > 0 {
-			r.Key = []byte(strconv.FormatInt(keyCounter, 10))
-			keyCounter = (keyCounter + 1) % *repeatingKeys
+		flushCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = cl.Flush(flushCtx)
+		cancel()
+		cl.Close()
+		ev.emit("shutdown_complete", nil)
+		elapsed := time.Since(start).Seconds()
+		acked := p.acked.Load()
+		avg := 0.0
+		if elapsed > 0 {
+			avg = float64(acked) / elapsed
 		}
-		v := strconv.FormatInt(i, 10)
-		if *valuePrefix >= 0 {
-			v = strconv.FormatInt(*valuePrefix, 10) + "." + v
-		}
-		r.Value = []byte(v)
-		if *createTime >= 0 {
-			r.Timestamp = time.UnixMilli(*createTime + time.Since(start).Milliseconds())
-		}
-		p.sent.Add(1)
-		cl.Produce(ctx, r, p.onDone)
-	}
-	flushCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	err = cl.Flush(flushCtx)
-	cancel()
-	cl.Close()
-	ev.emit("shutdown_complete", nil)
-	elapsed := time.Since(start).Seconds()
-	acked := p.acked.Load()
-	avg := 0.0
-	if elapsed > 0 {
-		avg = float64(acked) / elapsed
-	}
-	ev.emit("tool_data", producerToolData{
-		Sent: p.sent.Load(), Acked: acked, TargetThroughput: *throughput, AvgThroughput: avg,
-	})
-	if err != nil {
+		ev.emit("tool_data", producerToolData{
+			Sent: p.sent.Load(), Acked: acked, TargetThroughput: throughput, AvgThroughput: avg,
+		})
 		return err
-	}
-	return nil
+	})
 }
 
 type verifiableProducer struct {

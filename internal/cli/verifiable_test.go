@@ -38,11 +38,11 @@ func TestVerifiableEventEncoding(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", buf.String(), want)
 	}
 	for _, name := range []string{"RangeAssignor", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor", "roundrobin", "sticky"} {
-		if _, err := vcBalancer(name); err != nil {
+		if _, err := groupBalancer(name); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := vcBalancer("Nope"); err == nil {
+	if _, err := groupBalancer("Nope"); err == nil {
 		t.Error("unknown assignor accepted")
 	}
 }
