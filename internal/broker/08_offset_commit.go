@@ -18,6 +18,10 @@ import (
 // an unknown group. v0-v1 were removed in Kafka 4.0; v10 (topic ids) is
 // Kafka 4.1 and not served.
 //
+// A member of a consumer-protocol (KIP-848) group commits with v9+ and its
+// member epoch in the generation field: UNKNOWN_MEMBER_ID,
+// STALE_MEMBER_EPOCH, UNSUPPORTED_VERSION below v9, as Kafka 4.0 does.
+//
 // Offsets are records of __consumer_offsets; the answer waits for their
 // append to be committed. Partitions of topics that do not exist get
 // UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.

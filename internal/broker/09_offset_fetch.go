@@ -24,7 +24,7 @@ func handleOffsetFetch(s *Server, r *request) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if req.Version >= 8 {
 		for _, rg := range req.Groups {
-			resp.Groups = append(resp.Groups, s.fetchGroupOffsets(rg.Group, rg.Topics))
+			resp.Groups = append(resp.Groups, s.fetchGroupOffsets(rg.Group, rg.MemberID, rg.MemberEpoch, rg.Topics))
 		}
 		return resp
 	}
@@ -37,7 +37,7 @@ func handleOffsetFetch(s *Server, r *request) kmsg.Response {
 			topics = append(topics, t)
 		}
 	}
-	g := s.fetchGroupOffsets(req.Group, topics)
+	g := s.fetchGroupOffsets(req.Group, nil, -1, topics)
 	if req.Version >= 2 {
 		resp.ErrorCode = g.ErrorCode
 	}
@@ -55,12 +55,22 @@ func handleOffsetFetch(s *Server, r *request) kmsg.Response {
 }
 
 // fetchGroupOffsets answers one group; a coordinator error goes on the
-// group (and on each asked partition, where v1 looks for it).
-func (s *Server) fetchGroupOffsets(groupID string, topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
+// group (and on each asked partition, where v1 looks for it). A member id
+// and epoch (v9, consumer-protocol members) are checked against the
+// group: UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH on the group.
+func (s *Server) fetchGroupOffsets(groupID string, memberID *string, memberEpoch int32, topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
 	var out kmsg.OffsetFetchResponseGroup
+	var code int16
 	err := s.groups.read(groupID, func(sm *group.Shard) {
-		out = sm.FetchOffsets(groupID, topics)
+		if code = sm.ValidateOffsetFetch(groupID, memberID, memberEpoch); code == 0 {
+			out = sm.FetchOffsets(groupID, topics)
+		}
 	})
+	if err == nil && code != 0 {
+		out = kmsg.NewOffsetFetchResponseGroup()
+		out.Group, out.ErrorCode = groupID, code
+		return out
+	}
 	if err != nil {
 		out = kmsg.NewOffsetFetchResponseGroup()
 		out.Group = groupID

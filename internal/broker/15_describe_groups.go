@@ -14,7 +14,9 @@ import (
 // GROUP_ID_NOT_FOUND for an unknown group (KIP-1043); before v6 an
 // unknown group is described as Dead with no error, as Kafka does.
 // Members carry their protocol metadata and assignment only while the
-// group is Stable.
+// group is Stable. A consumer-protocol (KIP-848) group is not a classic
+// group: as in Kafka it is described like an unknown one
+// (ConsumerGroupDescribe describes it).
 func init() { register(kmsg.DescribeGroups, 0, 6, handleDescribeGroups) }
 
 func handleDescribeGroups(s *Server, r *request) kmsg.Response {

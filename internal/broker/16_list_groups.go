@@ -8,7 +8,8 @@ import (
 // ListGroups v0-v5.
 //
 // v1 adds throttle time, v3 is flexible, v4 filters by state (KIP-518), v5
-// by type (KIP-848: every group here is "classic"). A broker lists the
+// by type (KIP-848: "classic" or "consumer"; consumer groups are in state
+// Empty, Assigning, Reconciling or Stable). A broker lists the
 // groups of the partitions it coordinates; while one of them is still
 // loading the answer carries COORDINATOR_LOAD_IN_PROGRESS next to the
 // groups already known, as Kafka does.

@@ -45,6 +45,9 @@ type coordinatorShard struct {
 		sync.Mutex
 		sm     *group.Shard
 		closed bool
+		// image is the metadata image whose topics the state machine
+		// last got (consumer-protocol groups are assigned from them).
+		image *metadata.Image
 	}
 }
 
@@ -100,7 +103,51 @@ func (c *groupCoordinator) groupConfig() group.Config {
 		OffsetsRetention:              time.Duration(cfg.Int("offsets.retention.minutes")) * time.Minute,
 		OffsetsRetentionCheckInterval: ms("offsets.retention.check.interval.ms"),
 		OffsetMetadataMaxBytes:        int(cfg.Int("offset.metadata.max.bytes")),
+		ConsumerSessionTimeout:        ms("group.consumer.session.timeout.ms"),
+		ConsumerHeartbeatInterval:     ms("group.consumer.heartbeat.interval.ms"),
+		ConsumerMaxSize:               int(cfg.Int("group.consumer.max.size")),
 	}
+}
+
+// topicInfos is what consumer-protocol groups need of the image's topics.
+func topicInfos(img *metadata.Image) []group.TopicInfo {
+	out := make([]group.TopicInfo, 0, len(img.Topics))
+	for name, t := range img.Topics {
+		out = append(out, group.TopicInfo{Name: name, ID: t.ID, Partitions: int32(len(t.Partitions))})
+	}
+	return out
+}
+
+// syncTopicsLocked gives the state machine the topics of the current
+// metadata image if they changed since it last got them: topic creation,
+// deletion and new partitions update the target assignments of the
+// consumer groups subscribed to them.
+func (c *groupCoordinator) syncTopicsLocked(sh *coordinatorShard, now time.Time) {
+	img := c.s.meta.Image()
+	if img == sh.mu.image {
+		return
+	}
+	if old := sh.mu.image; old != nil && sameTopics(old, img) {
+		sh.mu.image = img
+		return
+	}
+	sh.mu.image = img
+	c.applyLocked(sh, sh.mu.sm.SetTopics(now, topicInfos(img)))
+}
+
+// sameTopics is whether two images have the same topics, ids and
+// partition counts.
+func sameTopics(a, b *metadata.Image) bool {
+	if len(a.Topics) != len(b.Topics) {
+		return false
+	}
+	for name, t := range a.Topics {
+		u := b.Topics[name]
+		if u == nil || u.ID != t.ID || len(u.Partitions) != len(t.Partitions) {
+			return false
+		}
+	}
+	return true
 }
 
 // tickInterval is the resolution of the coordinator's timers.
@@ -156,6 +203,7 @@ func (c *groupCoordinator) tick(now time.Time) {
 		}
 		sh.mu.Lock()
 		if !sh.mu.closed {
+			c.syncTopicsLocked(sh, now)
 			if d := sh.mu.sm.NextDeadline(); !d.IsZero() && !now.Before(d) {
 				c.applyLocked(sh, sh.mu.sm.Tick(now))
 			}
@@ -213,6 +261,9 @@ func (c *groupCoordinator) load(sh *coordinatorShard) {
 	sh.mu.Lock()
 	sh.mu.sm = sm
 	sm.LoadComplete(c.s.now())
+	if !sh.mu.closed {
+		c.syncTopicsLocked(sh, c.s.now())
+	}
 	sh.mu.Unlock()
 	sh.loaded.Store(true)
 	if bad > 0 {

@@ -532,11 +532,11 @@ func TestGroupAPIVersions(t *testing.T) {
 			t.Errorf("%s: advertised %v, want %v", key.Name(), got[int16(key)], want)
 		}
 	}
-	// KIP-848 must stay off until it works: clients switch to it when
-	// they see it.
-	for _, key := range []kmsg.Key{kmsg.ConsumerGroupHeartbeat, kmsg.ConsumerGroupDescribe} {
-		if _, ok := got[int16(key)]; ok {
-			t.Errorf("%s advertised", key.Name())
+	// KIP-848: franz-go and the Java client switch to the consumer
+	// protocol when they see ConsumerGroupHeartbeat v1.
+	for key, want := range map[kmsg.Key][2]int16{kmsg.ConsumerGroupHeartbeat: {0, 1}, kmsg.ConsumerGroupDescribe: {0, 1}} {
+		if got[int16(key)] != want {
+			t.Errorf("%s: advertised %v, want %v", key.Name(), got[int16(key)], want)
 		}
 	}
 }

@@ -150,6 +150,10 @@ type group struct {
 	syncDeadline time.Time
 
 	offsets map[topicPartition]offset
+
+	// cg is set for a consumer-protocol (KIP-848) group, whose members
+	// live there; the classic member fields above are then empty.
+	cg *consumerGroup
 }
 
 func newGroup(id string, now time.Time) *group {
@@ -375,6 +379,14 @@ func (s *Shard) JoinGroup(now time.Time, c Client, req *kmsg.JoinGroupRequest, r
 		}
 		g = newGroup(req.Group, now)
 		s.groups[req.Group] = g
+	}
+	if g.cg != nil {
+		// A consumer-protocol group: refused while it has members,
+		// else it becomes a classic group (its offsets stay).
+		if len(g.cg.members) > 0 {
+			return fail(kerr.InconsistentGroupProtocol)
+		}
+		convertToClassic(g, now, &e)
 	}
 	_, known := g.byID[req.MemberID]
 	_, pending := g.pending[req.MemberID]
@@ -872,6 +884,10 @@ func (s *Shard) LeaveGroup(now time.Time, req *kmsg.LeaveGroupRequest, reply fun
 
 // tickGroup fires the group's due timers.
 func (s *Shard) tickGroup(now time.Time, g *group, e *Effects) {
+	if g.cg != nil {
+		s.tickConsumer(now, g, e)
+		return
+	}
 	for id, d := range g.pending {
 		if !now.Before(d) {
 			delete(g.pending, id)
@@ -906,6 +922,9 @@ func (s *Shard) tickGroup(now time.Time, g *group, e *Effects) {
 }
 
 func (g *group) deadlines() []time.Time {
+	if g.cg != nil {
+		return g.cg.deadlines()
+	}
 	var out []time.Time
 	for _, d := range g.pending {
 		out = append(out, d)

@@ -1,7 +1,10 @@
 // Package group is the group coordinator's state machine: the classic
 // consumer-group protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-// static membership) and committed offsets (OffsetCommit, OffsetFetch,
-// OffsetDelete, DeleteGroups, offset retention) for the groups of one
+// static membership), the KIP-848 consumer protocol
+// (ConsumerGroupHeartbeat with server-side assignors and incremental
+// reconciliation, ConsumerGroupDescribe; consumer.go, assignor.go) and
+// committed offsets (OffsetCommit, OffsetFetch, OffsetDelete,
+// DeleteGroups, offset retention) for the groups of one
 // __consumer_offsets partition, which Kafka calls a coordinator shard.
 //
 // The package does no I/O, starts no goroutine and reads no clock. Every
@@ -19,8 +22,12 @@
 //
 // Records use Kafka's own key and value schemas (kmsg.OffsetCommitKey and
 // OffsetCommitValue for key versions 0 and 1, kmsg.GroupMetadataKey and
-// GroupMetadataValue for key version 2, a null value as a tombstone), so
-// Kafka's tools decode the topic. Replay rebuilds a shard from those
+// GroupMetadataValue for key version 2, the ConsumerGroup* records of
+// Kafka's new coordinator for key versions 3 and 5-8, encoded in
+// consumer_records.go as kmsg lacks them, a null value as a tombstone), so
+// Kafka's tools decode the topic. Consumer-protocol groups also need the
+// topics' ids and partition counts: the broker passes them in with
+// SetTopics when the metadata image changes. Replay rebuilds a shard from those
 // records, which is how a coordinator loads a partition it starts leading.
 //
 // Trade-offs: the state is one map per shard and Tick and NextDeadline scan
@@ -28,6 +35,6 @@
 // not for millions. Offsets are applied to the state only once their append
 // succeeded; group changes are applied at once and a failed append of a
 // group record answers with an error and starts a new rebalance, as Kafka
-// does. Transactional offset commits and the KIP-848 consumer protocol are
+// does. Transactional offset commits and mixed classic/consumer groups are
 // not implemented.
 package group

@@ -15,6 +15,16 @@ func FuzzReplay(f *testing.F) {
 	for _, r := range h.log {
 		f.Add(r.Key, r.Value)
 	}
+	// Consumer-protocol records (key versions 3, 5-8).
+	c := newHarness(f)
+	c.setTopics(TopicInfo{Name: "t", Partitions: 3})
+	for _, cl := range newClients(2, "t") {
+		c.cghb(cl)
+		c.cghb(cl)
+	}
+	for _, r := range c.log {
+		f.Add(r.Key, r.Value)
+	}
 	f.Add([]byte{0, 2}, []byte{0, 3, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		s := NewShard(DefaultConfig())
@@ -23,9 +33,13 @@ func FuzzReplay(f *testing.F) {
 		s.LoadComplete(now)
 		e := s.Tick(now.Add(time.Hour))
 		e.Complete(nil)
+		te := s.SetTopics(now, []TopicInfo{{Name: "t", ID: topicID("t"), Partitions: 3}})
+		te.Complete(nil)
 		for _, id := range s.sortedGroupIDs() {
 			s.DescribeGroup(id)
+			s.DescribeConsumerGroup(id, 1)
 			s.FetchOffsets(id, nil)
+			s.ListGroups(nil, nil)
 		}
 	})
 }

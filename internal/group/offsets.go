@@ -101,6 +101,11 @@ func (s *Shard) OffsetCommit(now time.Time, req *kmsg.OffsetCommitRequest, reply
 
 // validateCommit applies Kafka's rules for a classic group's commit.
 func (s *Shard) validateCommit(now time.Time, g *group, req *kmsg.OffsetCommitRequest) *kerr.Error {
+	if g.cg != nil {
+		// OffsetCommit v9 carries the member epoch in the generation
+		// field.
+		return validateConsumerCommit(g.cg, req.MemberID, req.Generation, req.Version)
+	}
 	if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
 		m, err := g.validateMember(req.MemberID, req.InstanceID)
 		if err != nil {
@@ -173,7 +178,10 @@ func (s *Shard) FetchOffsets(group string, topics []kmsg.OffsetFetchRequestGroup
 // subscribedTopics is the set of topics the members of a consumer group
 // subscribe to, read from their consumer protocol metadata; ok is false if
 // some member's metadata can't be read.
-func (g *group) subscribedTopics() (map[string]bool, bool) {
+func (s *Shard) subscribedTopics(g *group) (map[string]bool, bool) {
+	if g.cg != nil {
+		return s.subscribedTopicSet(g.cg), true
+	}
 	if g.protocolType != "consumer" {
 		return nil, false
 	}
@@ -204,7 +212,7 @@ func (s *Shard) OffsetDelete(now time.Time, req *kmsg.OffsetDeleteRequest, reply
 	var subscribed map[string]bool
 	if g.state != Empty {
 		var ok bool
-		if subscribed, ok = g.subscribedTopics(); !ok {
+		if subscribed, ok = s.subscribedTopics(g); !ok {
 			resp.ErrorCode = kerr.NonEmptyGroup.Code
 			e.reply(func(error) { reply(resp) })
 			return e
@@ -277,6 +285,10 @@ func (s *Shard) deleteGroupRecords(g *group, e *Effects) {
 	for _, tp := range sortedTPs(g.offsets) {
 		e.Records = append(e.Records, offsetTombstone(g.id, tp))
 	}
+	if g.cg != nil {
+		e.Records = append(e.Records, cgGroupTombstones(g.id)...)
+		return
+	}
 	e.Records = append(e.Records, groupTombstone(g.id))
 }
 
@@ -294,8 +306,10 @@ func sortedTPs(m map[topicPartition]offset) []topicPartition {
 	return out
 }
 
-// expireOffsets applies offsets.retention.minutes: the offsets of a consumer
-// group expire once the group has been empty that long; those of a group
+// expireOffsets applies offsets.retention.minutes: the offsets of a classic
+// consumer group expire once the group has been empty that long (an empty
+// KIP-848 group has no stored state timestamp: as in Kafka its offsets
+// expire that long after their commit); those of a group
 // that never had members (simple commits), and those of topics a Stable
 // consumer group no longer subscribes to, expire that long after their
 // commit; an explicit expiry (OffsetCommit v2-v4) wins. A group left empty
@@ -309,7 +323,7 @@ func (s *Shard) expireOffsets(now time.Time, e *Effects) {
 		var subscribed map[string]bool
 		if g.state != Empty {
 			var ok bool
-			if subscribed, ok = g.subscribedTopics(); !ok || g.state != Stable {
+			if subscribed, ok = s.subscribedTopics(g); !ok || g.state != Stable {
 				continue
 			}
 		}
@@ -322,7 +336,7 @@ func (s *Shard) expireOffsets(now time.Time, e *Effects) {
 				continue
 			case !o.expireTime.IsZero():
 				at = o.expireTime
-			case g.protocolType != "" && g.state == Empty:
+			case g.protocolType != "" && g.state == Empty && g.cg == nil:
 				at = g.stateTime.Add(s.cfg.OffsetsRetention)
 			default:
 				at = o.commitTime.Add(s.cfg.OffsetsRetention)
@@ -338,7 +352,11 @@ func (s *Shard) expireOffsets(now time.Time, e *Effects) {
 		if g.state == Empty && len(g.offsets) == 0 && len(g.pending) == 0 {
 			g.transition(Dead, now)
 			delete(s.groups, id)
-			e.Records = append(e.Records, groupTombstone(id))
+			if g.cg != nil {
+				e.Records = append(e.Records, cgGroupTombstones(id)...)
+			} else {
+				e.Records = append(e.Records, groupTombstone(id))
+			}
 		}
 	}
 }
@@ -349,7 +367,9 @@ func (s *Shard) DescribeGroup(id string) (out kmsg.DescribeGroupsResponseGroup, 
 	out = kmsg.NewDescribeGroupsResponseGroup()
 	out.Group = id
 	g := s.groups[id]
-	if g == nil {
+	if g == nil || g.cg != nil {
+		// As Kafka: a consumer-protocol group is not a classic group
+		// (ConsumerGroupDescribe describes it).
 		out.State = Dead.String()
 		return out, false
 	}
@@ -375,8 +395,9 @@ func (s *Shard) DescribeGroup(id string) (out kmsg.DescribeGroupsResponseGroup, 
 }
 
 // ListGroups lists the shard's groups, filtered by state and type names
-// (case-insensitive; empty filters match all). Every group here is
-// "classic".
+// (case-insensitive; empty filters match all). Groups are of type
+// "classic" or, for the KIP-848 protocol, "consumer" (whose states are
+// Empty, Assigning, Reconciling and Stable).
 func (s *Shard) ListGroups(states, types []string) []kmsg.ListGroupsResponseGroup {
 	var out []kmsg.ListGroupsResponseGroup
 	matches := func(filter []string, v string) bool {
@@ -390,16 +411,17 @@ func (s *Shard) ListGroups(states, types []string) []kmsg.ListGroupsResponseGrou
 		}
 		return false
 	}
-	if !matches(types, "classic") {
-		return nil
-	}
 	for _, id := range s.sortedGroupIDs() {
 		g := s.groups[id]
-		if !matches(states, g.state.String()) {
+		typ, state := "classic", g.state.String()
+		if g.cg != nil {
+			typ, state = "consumer", g.cg.stateName()
+		}
+		if !matches(types, typ) || !matches(states, state) {
 			continue
 		}
 		lg := kmsg.NewListGroupsResponseGroup()
-		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = id, g.protocolType, g.state.String(), "classic"
+		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = id, g.protocolType, state, typ
 		out = append(out, lg)
 	}
 	return out

@@ -189,8 +189,8 @@ func TestReplayRebuildsState(t *testing.T) {
 	if h.state("g") != PreparingRebalance && h.state("g") != Empty {
 		t.Fatalf("silent replayed members did not expire: %v", h.state("g"))
 	}
-	// Tolerates unknown key versions (KIP-848 records of Kafka 4).
-	if err := r.Replay(Record{Key: []byte{0, 5, 0, 0}, Value: []byte{1}}); err != nil {
+	// Tolerates unknown key versions (share group records of Kafka 4).
+	if err := r.Replay(Record{Key: []byte{0, 9, 0, 0}, Value: []byte{1}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Replay(Record{Key: []byte{0}}); err == nil {

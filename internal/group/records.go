@@ -143,7 +143,18 @@ func (s *Shard) Replay(r Record) error {
 			return fmt.Errorf("%w: group key: %v", ErrBadRecord, err)
 		}
 		if r.Value == nil {
-			delete(s.groups, k.Group)
+			// The classic group is gone. A consumer group of the
+			// same id (a converted empty classic group) stays, and
+			// so do offsets written after the tombstone.
+			if g := s.groups[k.Group]; g != nil && g.cg == nil {
+				if len(g.offsets) == 0 {
+					delete(s.groups, k.Group)
+				} else {
+					g.resetMembers()
+					g.protocolType, g.protocol, g.leader, g.generation = "", "", "", 0
+					g.state = Empty
+				}
+			}
 			return nil
 		}
 		var val kmsg.GroupMetadataValue
@@ -155,6 +166,7 @@ func (s *Shard) Replay(r Record) error {
 			g = newGroup(k.Group, time.Time{})
 			s.groups[k.Group] = g
 		}
+		g.cg = nil
 		g.resetMembers()
 		g.protocolType = val.ProtocolType
 		g.generation = val.Generation
@@ -189,10 +201,14 @@ func (s *Shard) Replay(r Record) error {
 			g.state = Stable
 		}
 		return nil
+	case keyConsumerGroupMetadataV3, keyConsumerGroupPartitionMetaV4, keyConsumerGroupMemberMetadataV5,
+		keyConsumerGroupTargetMetadataV6, keyConsumerGroupTargetMemberV7, keyConsumerGroupCurrentAssignmentV8:
+		return s.replayConsumer(v, r)
 	default:
-		// Kafka 4 writes other key versions for KIP-848 and share
-		// groups; this coordinator does not serve those, so it skips
-		// them rather than refuse to load the partition.
+		// Kafka 4 writes other key versions for share and streams
+		// groups and resolved regular expressions; this coordinator
+		// does not serve those, so it skips them rather than refuse
+		// to load the partition.
 		return nil
 	}
 }

@@ -31,6 +31,13 @@ type Config struct {
 	// OffsetMetadataMaxBytes bounds a committed metadata string
 	// (offset.metadata.max.bytes).
 	OffsetMetadataMaxBytes int
+	// ConsumerSessionTimeout and ConsumerHeartbeatInterval apply to
+	// consumer-protocol members (group.consumer.session.timeout.ms,
+	// group.consumer.heartbeat.interval.ms); ConsumerMaxSize bounds
+	// their number per group (group.consumer.max.size, 0: no bound).
+	ConsumerSessionTimeout    time.Duration
+	ConsumerHeartbeatInterval time.Duration
+	ConsumerMaxSize           int
 	// NewMemberID makes a member id from a prefix (the client id, or the
 	// group instance id of a static member). Nil means prefix-UUID as
 	// Kafka does; tests inject a counter.
@@ -46,6 +53,8 @@ func DefaultConfig() Config {
 		OffsetsRetention:              7 * 24 * time.Hour,
 		OffsetsRetentionCheckInterval: 10 * time.Minute,
 		OffsetMetadataMaxBytes:        4096,
+		ConsumerSessionTimeout:        45 * time.Second,
+		ConsumerHeartbeatInterval:     5 * time.Second,
 	}
 }
 
@@ -63,6 +72,10 @@ type Shard struct {
 	groups map[string]*group
 	// nextExpiry is when offset retention is next checked.
 	nextExpiry time.Time
+	// topics are the topics consumer-protocol groups are assigned from
+	// (SetTopics), by name and by id.
+	topics     map[string]TopicInfo
+	topicNames map[[16]byte]string
 }
 
 // NewShard returns an empty shard.
@@ -70,10 +83,20 @@ func NewShard(cfg Config) *Shard {
 	if cfg.NewMemberID == nil {
 		cfg.NewMemberID = randomMemberID
 	}
+	fillConsumerDefaults(&cfg)
 	if cfg.OffsetsRetentionCheckInterval <= 0 {
 		cfg.OffsetsRetentionCheckInterval = 10 * time.Minute
 	}
 	return &Shard{cfg: cfg, groups: map[string]*group{}}
+}
+
+func fillConsumerDefaults(cfg *Config) {
+	if cfg.ConsumerSessionTimeout <= 0 {
+		cfg.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if cfg.ConsumerHeartbeatInterval <= 0 {
+		cfg.ConsumerHeartbeatInterval = 5 * time.Second
+	}
 }
 
 // SetConfig replaces the settings (dynamic broker configs); it applies to
@@ -85,6 +108,7 @@ func (s *Shard) SetConfig(cfg Config) {
 	if cfg.OffsetsRetentionCheckInterval <= 0 {
 		cfg.OffsetsRetentionCheckInterval = 10 * time.Minute
 	}
+	fillConsumerDefaults(&cfg)
 	s.cfg = cfg
 }
 
@@ -99,6 +123,22 @@ func (s *Shard) LoadComplete(now time.Time) {
 		}
 		for _, m := range g.members {
 			m.heartbeatDeadline = now.Add(m.sessionTimeout())
+		}
+		if g.cg != nil {
+			for _, m := range g.cg.members {
+				if m.assigned == nil {
+					m.assigned = tps{}
+				}
+				if m.pending == nil {
+					m.pending = tps{}
+				}
+				m.sessionDeadline = now.Add(s.cfg.ConsumerSessionTimeout)
+				if m.state == memberUnrevoked {
+					m.rebalanceDeadline = now.Add(m.rebalanceTimeout())
+				}
+			}
+			g.state = Empty
+			setGroupState(g, now)
 		}
 	}
 	s.nextExpiry = now.Add(s.cfg.OffsetsRetentionCheckInterval)
