@@ -141,6 +141,41 @@ var knownConsumerProps = map[string]bool{
 	"fetch.max.bytes": true, "fetch.max.wait.ms": true, "max.partition.fetch.bytes": true,
 	"session.timeout.ms": true, "heartbeat.interval.ms": true, "enable.auto.commit": true,
 	"auto.commit.interval.ms": true, "group.instance.id": true, "partition.assignment.strategy": true,
+	"group.protocol": true, "group.remote.assignor": true,
+}
+
+// consumerProtocolUnsupported are the properties Kafka's consumer refuses
+// with group.protocol=consumer: the broker assigns partitions and owns the
+// session timeout and heartbeat interval.
+var consumerProtocolUnsupported = []string{"partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms"}
+
+// groupProtocol reads group.protocol (classic, the default, or consumer)
+// and group.remote.assignor, checking them as Kafka's consumer does.
+func groupProtocol(p *props) (consumer bool, assignor string, err error) {
+	switch proto := strings.ToLower(strings.TrimSpace(p.getOr("group.protocol", "classic"))); proto {
+	case "classic":
+		if _, ok := p.get("group.remote.assignor"); ok {
+			return false, "", errors.New("group.remote.assignor cannot be set when group.protocol=classic")
+		}
+		return false, "", nil
+	case "consumer":
+	default:
+		return false, "", fmt.Errorf("group.protocol %q is not classic or consumer", proto)
+	}
+	for _, k := range consumerProtocolUnsupported {
+		if _, ok := p.get(k); ok {
+			return false, "", fmt.Errorf("%s cannot be set when group.protocol=consumer", k)
+		}
+	}
+	assignor = strings.ToLower(strings.TrimSpace(p.getOr("group.remote.assignor", "uniform")))
+	switch assignor {
+	case "uniform", "range":
+	case "":
+		assignor = "uniform"
+	default:
+		return false, "", fmt.Errorf("group.remote.assignor %q is not uniform or range", assignor)
+	}
+	return true, assignor, nil
 }
 
 // consumerOpts maps consumer properties to kgo options.
@@ -167,6 +202,20 @@ func consumerOpts(p *props, group string) ([]kgo.Opt, error) {
 		return opts, nil
 	}
 	opts = append(opts, kgo.ConsumerGroup(group))
+	consumerProto, assignor, err := groupProtocol(p)
+	if err != nil {
+		return nil, err
+	}
+	if consumerProto {
+		// KIP-848: franz-go heartbeats with ConsumerGroupHeartbeat and
+		// names the server assignor after its first balancer: sticky is
+		// uniform, range is range.
+		b := kgo.StickyBalancer()
+		if assignor == "range" {
+			b = kgo.RangeBalancer()
+		}
+		opts = append(opts, kgo.ServerSideBalancer(), kgo.Balancers(b))
+	}
 	more, err = intOpts(p, map[string]func(int64) kgo.Opt{
 		"session.timeout.ms":      func(n int64) kgo.Opt { return kgo.SessionTimeout(time.Duration(n) * time.Millisecond) },
 		"heartbeat.interval.ms":   func(n int64) kgo.Opt { return kgo.HeartbeatInterval(time.Duration(n) * time.Millisecond) },

@@ -40,7 +40,9 @@ const consumerSynopsis = `  samsa console-consumer --bootstrap-server HOST:PORT 
   reads the partitions directly and commits nothing (Kafka's tool joins a
   random group instead); with --group it joins the group and commits what
   it printed. On exit (Ctrl-C, --max-messages, --timeout-ms) it prints
-  "Processed a total of N messages" on stderr.
+  "Processed a total of N messages" on stderr. --consumer-property
+  group.protocol=consumer joins with the KIP-848 consumer protocol
+  (group.remote.assignor=uniform or range picks the broker's assignor).
 
   Formatter properties (--property name=value), as Kafka's DefaultMessageFormatter:
     print.timestamp, print.key, print.offset, print.partition, print.headers
@@ -56,6 +58,7 @@ const consumerExamples = `  samsa console-consumer --bootstrap-server 127.0.0.1:
   samsa console-consumer --topic events --from-beginning --property print.key=true --property key.separator=:
   samsa console-consumer --topic events --partition 0 --offset 42 --max-messages 10
   samsa console-consumer --topic events --group billing --from-beginning
+  samsa console-consumer --topic events --group billing --consumer-property group.protocol=consumer
   samsa console-consumer --include 'events.*' --from-beginning --timeout-ms 5000 --output json`
 
 // formatter prints records as Kafka's DefaultMessageFormatter.

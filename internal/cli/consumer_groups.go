@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func init() {
@@ -29,10 +31,13 @@ func init() {
 const groupsSynopsis = `  samsa consumer-groups --bootstrap-server HOST:PORT ACTION [options]
   where ACTION is one of --list, --describe, --reset-offsets, --delete,
   --delete-offsets.
+  Classic groups and KIP-848 consumer-protocol groups are both handled;
+  --list --type shows which a group is (or keeps only the given types).
   --describe shows, per partition, CURRENT-OFFSET (committed), LOG-END-OFFSET
   and LAG with the member that owns it; --members lists members (with their
-  assignment under --verbose), --state the coordinator, assignor, state and
-  member count.
+  epochs and current and target assignments under --verbose), --state the
+  coordinator, assignor, state and member count (and, under --verbose, the
+  group and target assignment epochs of a consumer group).
   --reset-offsets needs a scope (--all-topics, or --topic T or T:0,1, which
   may repeat) and one of --to-earliest, --to-latest, --to-current,
   --to-offset N, --shift-by N, --to-datetime YYYY-MM-DDTHH:mm:SS.sss[zone],
@@ -42,6 +47,7 @@ const groupsSynopsis = `  samsa consumer-groups --bootstrap-server HOST:PORT ACT
 
 const groupsExamples = `  samsa consumer-groups --bootstrap-server 127.0.0.1:9092 --list
   samsa consumer-groups --list --state stable,empty
+  samsa consumer-groups --list --type consumer
   samsa consumer-groups --describe --group billing
   samsa consumer-groups --describe --group billing --members --verbose
   samsa consumer-groups --describe --all-groups --state
@@ -83,8 +89,8 @@ func runConsumerGroups(args []string, stdout, stderr io.Writer) error {
 		fs.Bool(&o.members, "members", "with --describe: the members")
 		fs.Bool(&o.offsets, "offsets", "with --describe: the offsets and lag (the default view)")
 		fs.OptString(&o.state, "state", "states", "with --describe: the group state view; with --list: show states, optionally only these (e.g. stable,empty)")
-		fs.String(&o.groupType, "type", "types", "with --list: accepted for compatibility (consumer groups are listed)")
-		fs.Bool(&o.verbose, "verbose", "with --describe: more columns")
+		fs.OptString(&o.groupType, "type", "types", "with --list: show group types (classic, consumer), optionally only these")
+		fs.Bool(&o.verbose, "verbose", "with --describe: more columns (epochs, assignments)")
 		fs.Bool(&o.toEarliest, "to-earliest", "reset to the log start offset")
 		fs.Bool(&o.toLatest, "to-latest", "reset to the log end offset")
 		fs.Bool(&o.toCurrent, "to-current", "reset to the current committed offset")
@@ -112,6 +118,17 @@ func runConsumerGroups(args []string, stdout, stderr io.Writer) error {
 		if action == "delete-offsets" && (len(o.groups) != 1 || len(o.topics) == 0) {
 			return errors.New("option --delete-offsets needs one --group and at least one --topic")
 		}
+		var states, types []string
+		if action == "list" && fs.Has("state") {
+			if states, err = parseStates(o.state); err != nil {
+				return err
+			}
+		}
+		if action == "list" && fs.Has("type") {
+			if types, err = parseTypes(o.groupType); err != nil {
+				return err
+			}
+		}
 		var scenario string
 		if action == "reset-offsets" {
 			if scenario, err = o.resetScenario(fs); err != nil {
@@ -125,7 +142,7 @@ func runConsumerGroups(args []string, stdout, stderr io.Writer) error {
 		defer done()
 		switch action {
 		case "list":
-			return o.runList(ctx, adm, fs.Has("state"), stdout)
+			return o.runList(ctx, fs.Has("state"), fs.Has("type"), states, types, stdout)
 		case "describe":
 			return o.runDescribe(ctx, adm, fs, stdout, stderr)
 		case "delete":
@@ -142,17 +159,80 @@ func (o *groupsOpts) groupIDs(ctx context.Context, adm *kadm.Client) ([]string, 
 	if !o.allGroups {
 		return o.groups, nil
 	}
-	ls, err := adm.ListGroups(ctx)
+	ls, err := o.listGroups(ctx, nil, nil)
 	if err != nil {
-		return nil, o.describeErr("listing groups", err)
+		return nil, err
 	}
 	var ids []string
-	for _, g := range ls.Sorted() {
-		if g.ProtocolType == "consumer" || g.ProtocolType == "" {
-			ids = append(ids, g.Group)
-		}
+	for _, g := range ls {
+		ids = append(ids, g.group)
 	}
 	return ids, nil
+}
+
+// listedGroup is a group of ListGroups: typ is "classic" or "consumer".
+type listedGroup struct {
+	group, typ, state string
+}
+
+// groupTypes are the group types consumer-groups handles (--type).
+var groupTypes = []string{"classic", "consumer"}
+
+func parseTypes(s string) ([]string, error) {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if t == "" {
+			continue
+		}
+		if !slices.Contains(groupTypes, t) {
+			return nil, fmt.Errorf("invalid types list '%s'. Valid types are: %s", s, strings.Join(groupTypes, ", "))
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// listGroups lists the consumer groups as Kafka's tool does: classic groups
+// of the consumer protocol type (or none, for groups holding only offsets)
+// and KIP-848 consumer groups, sorted by name. ListGroups v5 names each
+// group's type; an older answer has only classic groups.
+func (o *groupsOpts) listGroups(ctx context.Context, states, types []string) ([]listedGroup, error) {
+	req := kmsg.NewPtrListGroupsRequest()
+	req.StatesFilter = states
+	req.TypesFilter = types
+	var out []listedGroup
+	seen := map[string]bool{}
+	for _, sh := range o.cl.RequestSharded(ctx, req) {
+		if sh.Err != nil {
+			return nil, o.describeErr("listing groups", sh.Err)
+		}
+		resp := sh.Resp.(*kmsg.ListGroupsResponse)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			return nil, fmt.Errorf("listing groups: %s", kafkaErr(err, ""))
+		}
+		for _, g := range resp.Groups {
+			typ := strings.ToLower(g.GroupType)
+			if typ == "" {
+				typ = "classic"
+			}
+			switch {
+			case seen[g.Group]:
+				continue
+			case typ == "consumer":
+			case typ == "classic" && (g.ProtocolType == "consumer" || g.ProtocolType == ""):
+			default:
+				continue
+			}
+			if len(types) > 0 && !slices.Contains(types, typ) {
+				continue
+			}
+			seen[g.Group] = true
+			out = append(out, listedGroup{group: g.Group, typ: typ, state: g.GroupState})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].group < out[j].group })
+	return out, nil
 }
 
 // groupStates are the consumer group states Kafka accepts in --state.
@@ -179,59 +259,122 @@ func parseStates(s string) ([]string, error) {
 	return out, nil
 }
 
-func (o *groupsOpts) runList(ctx context.Context, adm *kadm.Client, withState bool, stdout io.Writer) error {
-	var states []string
-	if withState {
-		var err error
-		if states, err = parseStates(o.state); err != nil {
-			return err
-		}
-	}
-	ls, err := adm.ListGroups(ctx, states...)
+func (o *groupsOpts) runList(ctx context.Context, withState, withType bool, states, types []string, stdout io.Writer) error {
+	groups, err := o.listGroups(ctx, states, types)
 	if err != nil {
-		return o.describeErr("listing groups", err)
+		return err
 	}
-	var groups []kadm.ListedGroup
-	for _, g := range ls.Sorted() {
-		if g.ProtocolType == "consumer" || g.ProtocolType == "" {
-			groups = append(groups, g)
-		}
-	}
-	if !withState {
+	if !withState && !withType {
 		for _, g := range groups {
-			fmt.Fprintln(stdout, g.Group)
+			fmt.Fprintln(stdout, g.group)
 		}
 		return nil
 	}
 	width := 15
 	for _, g := range groups {
-		width = max(width, len(g.Group))
+		width = max(width, len(g.group))
 	}
 	width += 10
-	fmt.Fprintf(stdout, "%-*s %-20s\n", width, "GROUP", "STATE")
+	row := func(group, typ, state string) {
+		line := fmt.Sprintf("%-*s", width, group)
+		if withType {
+			line += fmt.Sprintf(" %-20s", typ)
+		}
+		if withState {
+			line += fmt.Sprintf(" %-20s", state)
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	row("GROUP", "TYPE", "STATE")
 	for _, g := range groups {
-		fmt.Fprintf(stdout, "%-*s %-20s\n", width, g.Group, orDash(g.State))
+		row(g.group, typeName(g.typ), orDash(g.state))
 	}
 	return nil
 }
 
-// describeOne describes a group, failing if it does not exist.
-func (o *groupsOpts) describeOne(ctx context.Context, adm *kadm.Client, group string) (kadm.DescribedGroup, error) {
+// typeName prints a group type as Kafka's GroupType does: Classic, Consumer.
+func typeName(t string) string {
+	if t == "" {
+		return "-"
+	}
+	return strings.ToUpper(t[:1]) + t[1:]
+}
+
+// groupNotFound is describeOne's error for a group that does not exist.
+type groupNotFound string
+
+func (g groupNotFound) Error() string {
+	return fmt.Sprintf("consumer group '%s' does not exist", string(g))
+}
+
+// groupDesc is a described group of either protocol.
+type groupDesc struct {
+	group    string
+	consumer bool // a KIP-848 consumer-protocol group
+	coord    kadm.BrokerDetail
+	state    string
+	assignor string // the classic protocol (range ...) or the server assignor
+	// epoch and assignmentEpoch are the group and target assignment epochs
+	// of a consumer group.
+	epoch, assignmentEpoch int32
+	members                []groupMember
+}
+
+// assigned is the set of partitions assigned to the members.
+func (d groupDesc) assigned() kadm.TopicsSet {
+	s := make(kadm.TopicsSet)
+	for _, m := range d.members {
+		for _, tp := range m.parts {
+			s.Add(tp.topic, tp.partition)
+		}
+	}
+	return s
+}
+
+// describeOne describes a group, classic (DescribeGroups) or else KIP-848
+// (ConsumerGroupDescribe), failing (groupNotFound) if it is neither.
+func (o *groupsOpts) describeOne(ctx context.Context, adm *kadm.Client, group string) (groupDesc, error) {
 	ds, err := adm.DescribeGroups(ctx, group)
 	if err != nil && len(ds) == 0 {
-		return kadm.DescribedGroup{}, o.describeErr("describing group "+group, err)
+		return groupDesc{}, o.describeErr("describing group "+group, err)
 	}
 	d, ok := ds[group]
 	if !ok {
-		return d, fmt.Errorf("describing group %s: no answer", group)
+		return groupDesc{}, fmt.Errorf("describing group %s: no answer", group)
 	}
-	if d.Err != nil {
-		if errors.Is(d.Err, kerr.GroupIDNotFound) {
-			return d, fmt.Errorf("consumer group '%s' does not exist", group)
+	switch {
+	case d.Err == nil && d.State != "Dead":
+		return groupDesc{group: d.Group, coord: d.Coordinator, state: d.State, assignor: d.Protocol, members: membersOf(d)}, nil
+	case d.Err != nil && !errors.Is(d.Err, kerr.GroupIDNotFound):
+		return groupDesc{}, fmt.Errorf("describing group %s: %s", group, kafkaErr(d.Err, d.ErrMessage))
+	}
+	// Not a classic group: a consumer group is described by
+	// ConsumerGroupDescribe, as Kafka's admin client does.
+	notFound := groupNotFound(group)
+	if ok, err := apiSupported(ctx, adm, int16(kmsg.ConsumerGroupDescribe)); err != nil {
+		return groupDesc{}, o.describeErr("describing group "+group, err)
+	} else if !ok {
+		return groupDesc{}, notFound
+	}
+	cds, err := adm.DescribeConsumerGroups(ctx, group)
+	if err != nil && len(cds) == 0 {
+		return groupDesc{}, o.describeErr("describing group "+group, err)
+	}
+	cd, ok := cds[group]
+	if !ok {
+		return groupDesc{}, fmt.Errorf("describing group %s: no answer", group)
+	}
+	if cd.Err != nil {
+		if errors.Is(cd.Err, kerr.GroupIDNotFound) {
+			return groupDesc{}, notFound
 		}
-		return d, fmt.Errorf("describing group %s: %s", group, kafkaErr(d.Err, d.ErrMessage))
+		return groupDesc{}, fmt.Errorf("describing group %s: %s", group, kafkaErr(cd.Err, ""))
 	}
-	return d, nil
+	if strings.EqualFold(cd.State, "Dead") {
+		return groupDesc{}, notFound
+	}
+	return groupDesc{group: cd.Group, consumer: true, coord: cd.Coordinator, state: cd.State, assignor: cd.AssignorName,
+		epoch: cd.Epoch, assignmentEpoch: cd.AssignmentEpoch, members: consumerMembersOf(cd)}, nil
 }
 
 // offsetRow is one line of the offsets view.
@@ -242,10 +385,14 @@ type offsetRow struct {
 	consumerID, host, clientID, hasPartition string
 }
 
-// groupMember is a member with its consumer-protocol assignment decoded.
+// groupMember is a member with its assignment decoded: the consumer
+// assignment of a classic member, the current (parts) and target
+// assignments and the member epoch of a KIP-848 member.
 type groupMember struct {
 	id, clientID, host string
 	parts              []topicPartition // sorted
+	target             []topicPartition // sorted; KIP-848 only
+	epoch              int32            // KIP-848 only
 }
 
 type topicPartition struct {
@@ -264,15 +411,37 @@ func membersOf(d kadm.DescribedGroup) []groupMember {
 				}
 			}
 		}
-		sort.Slice(gm.parts, func(i, j int) bool {
-			if gm.parts[i].topic != gm.parts[j].topic {
-				return gm.parts[i].topic < gm.parts[j].topic
-			}
-			return gm.parts[i].partition < gm.parts[j].partition
-		})
+		sortTopicPartitions(gm.parts)
 		out = append(out, gm)
 	}
 	return out
+}
+
+// consumerMembersOf is membersOf for a KIP-848 group.
+func consumerMembersOf(d kadm.DescribedConsumerGroup) []groupMember {
+	var out []groupMember
+	for _, m := range d.Members {
+		gm := groupMember{id: m.MemberID, clientID: m.ClientID, host: m.ClientHost, epoch: m.MemberEpoch,
+			parts: topicsSetParts(m.Assignment), target: topicsSetParts(m.TargetAssignment)}
+		out = append(out, gm)
+	}
+	return out
+}
+
+func topicsSetParts(s kadm.TopicsSet) []topicPartition {
+	var out []topicPartition
+	s.Each(func(t string, p int32) { out = append(out, topicPartition{t, p}) })
+	sortTopicPartitions(out)
+	return out
+}
+
+func sortTopicPartitions(ps []topicPartition) {
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].topic != ps[j].topic {
+			return ps[i].topic < ps[j].topic
+		}
+		return ps[i].partition < ps[j].partition
+	})
 }
 
 // buildOffsetRows joins a group's assignment, committed offsets and end
@@ -342,31 +511,41 @@ func writeOffsetRows(w io.Writer, rows []offsetRow, verbose bool) {
 }
 
 // assignmentString prints "t1:0,1;t2:3" as Kafka does.
-func assignmentString(m groupMember) string {
-	if len(m.parts) == 0 {
+func assignmentString(m groupMember) string { return partsString(m.parts) }
+
+func partsString(parts []topicPartition) string {
+	if len(parts) == 0 {
 		return "-"
 	}
 	var out []string
-	for i := 0; i < len(m.parts); {
+	for i := 0; i < len(parts); {
 		j := i
 		var ps []int32
-		for ; j < len(m.parts) && m.parts[j].topic == m.parts[i].topic; j++ {
-			ps = append(ps, m.parts[j].partition)
+		for ; j < len(parts) && parts[j].topic == parts[i].topic; j++ {
+			ps = append(ps, parts[j].partition)
 		}
-		out = append(out, m.parts[i].topic+":"+joinInt32(ps))
+		out = append(out, parts[i].topic+":"+joinInt32(ps))
 		i = j
 	}
 	return strings.Join(out, ";")
 }
 
 // warnState writes Kafka's notes about empty and rebalancing groups.
-func warnState(w io.Writer, d kadm.DescribedGroup) {
-	switch d.State {
+func warnState(w io.Writer, d groupDesc) {
+	switch d.state {
 	case "Empty":
-		fmt.Fprintf(w, "\nConsumer group '%s' has no active members.\n", d.Group)
+		fmt.Fprintf(w, "\nConsumer group '%s' has no active members.\n", d.group)
 	case "PreparingRebalance", "CompletingRebalance", "Assigning", "Reconciling":
-		fmt.Fprintf(w, "\nWarning: Consumer group '%s' is rebalancing.\n", d.Group)
+		fmt.Fprintf(w, "\nWarning: Consumer group '%s' is rebalancing.\n", d.group)
 	}
+}
+
+// epochString is a KIP-848 epoch, "-" for a classic group.
+func epochString(consumer bool, e int32) string {
+	if !consumer {
+		return "-"
+	}
+	return strconv.Itoa(int(e))
 }
 
 func (o *groupsOpts) runDescribe(ctx context.Context, adm *kadm.Client, fs *flagSet, stdout, stderr io.Writer) error {
@@ -388,19 +567,22 @@ func (o *groupsOpts) runDescribe(ctx context.Context, adm *kadm.Client, fs *flag
 		if err != nil {
 			return err
 		}
-		if d.State == "Dead" {
-			return fmt.Errorf("consumer group '%s' does not exist", g)
-		}
 		switch view {
 		case "state":
-			coord := fmt.Sprintf("%s:%d  (%d)", d.Coordinator.Host, d.Coordinator.Port, d.Coordinator.NodeID)
-			t := newTable([]int{15, 25, 20, 20}, "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS")
-			t.add(d.Group, coord, orDash(d.Protocol), d.State, strconv.Itoa(len(d.Members)))
+			coord := fmt.Sprintf("%s:%d  (%d)", d.coord.Host, d.coord.Port, d.coord.NodeID)
+			var t *table
+			if o.verbose {
+				t = newTable([]int{15, 25, 20, 20, 15, 25}, "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "GROUP-EPOCH", "TARGET-ASSIGNMENT-EPOCH", "#MEMBERS")
+				t.add(d.group, coord, orDash(d.assignor), d.state, epochString(d.consumer, d.epoch), epochString(d.consumer, d.assignmentEpoch), strconv.Itoa(len(d.members)))
+			} else {
+				t = newTable([]int{15, 25, 20, 20}, "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS")
+				t.add(d.group, coord, orDash(d.assignor), d.state, strconv.Itoa(len(d.members)))
+			}
 			fmt.Fprintln(stdout)
 			t.write(stdout)
 		case "members":
 			warnState(stderr, d)
-			if len(d.Members) == 0 {
+			if len(d.members) == 0 {
 				continue
 			}
 			var t *table
@@ -409,12 +591,16 @@ func (o *groupsOpts) runDescribe(ctx context.Context, adm *kadm.Client, fs *flag
 			} else {
 				t = newTable([]int{15, 15, 15, 15}, "GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS")
 			}
-			for _, m := range membersOf(d) {
+			for _, m := range d.members {
 				n := strconv.Itoa(len(m.parts))
-				if o.verbose {
-					t.add(d.Group, m.id, orDash(m.host), orDash(m.clientID), n, "-", assignmentString(m), "-", "-")
-				} else {
-					t.add(d.Group, m.id, orDash(m.host), orDash(m.clientID), n)
+				switch {
+				case o.verbose && d.consumer:
+					t.add(d.group, m.id, orDash(m.host), orDash(m.clientID), n, strconv.Itoa(int(m.epoch)), assignmentString(m),
+						strconv.Itoa(int(d.assignmentEpoch)), partsString(m.target))
+				case o.verbose:
+					t.add(d.group, m.id, orDash(m.host), orDash(m.clientID), n, "-", assignmentString(m), "-", "-")
+				default:
+					t.add(d.group, m.id, orDash(m.host), orDash(m.clientID), n)
 				}
 			}
 			fmt.Fprintln(stdout)
@@ -424,7 +610,7 @@ func (o *groupsOpts) runDescribe(ctx context.Context, adm *kadm.Client, fs *flag
 			if err != nil {
 				return o.describeErr("fetching offsets of group "+g, err)
 			}
-			topics := d.AssignedPartitions()
+			topics := d.assigned()
 			topics.Merge(committed.Partitions())
 			var ends kadm.ListedOffsets
 			if ts := topics.Topics(); len(ts) > 0 {
@@ -433,7 +619,7 @@ func (o *groupsOpts) runDescribe(ctx context.Context, adm *kadm.Client, fs *flag
 				}
 			}
 			warnState(stderr, d)
-			rows := buildOffsetRows(d.Group, membersOf(d), committed, ends)
+			rows := buildOffsetRows(d.group, d.members, committed, ends)
 			if len(rows) == 0 {
 				continue
 			}
@@ -712,12 +898,16 @@ func (o *groupsOpts) runReset(ctx context.Context, adm *kadm.Client, scenario st
 	}
 	all := map[string]kadm.Offsets{}
 	for _, g := range ids {
+		// Kafka's rule, for classic and consumer groups alike: only a
+		// group without active members (or one that does not exist yet)
+		// can have its offsets reset.
 		d, err := o.describeOne(ctx, adm, g)
-		if err != nil && !strings.Contains(err.Error(), "does not exist") {
+		var nf groupNotFound
+		if err != nil && !errors.As(err, &nf) {
 			return err
 		}
-		if err == nil && d.State != "Empty" && d.State != "Dead" {
-			return fmt.Errorf("assignments can only be reset if the group '%s' is inactive, but the current state is %s", g, d.State)
+		if err == nil && d.state != "Empty" && d.state != "Dead" {
+			return fmt.Errorf("assignments can only be reset if the group '%s' is inactive, but the current state is %s", g, d.state)
 		}
 		committed, err := adm.FetchOffsets(ctx, g)
 		if err != nil {

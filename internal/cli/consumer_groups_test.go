@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -270,5 +271,208 @@ func TestOffsetRowsTable(t *testing.T) {
 	}
 	if s := assignmentString(groupMember{parts: []topicPartition{{"a", 0}, {"a", 2}, {"b", 1}}}); s != "a:0,2;b:1" {
 		t.Fatalf("assignment %q", s)
+	}
+}
+
+// TestConsumerGroupsKIP848 runs the group tools on a consumer-protocol
+// (KIP-848) group: listed with its type, described with
+// ConsumerGroupDescribe, and protected while it has members.
+func TestConsumerGroupsKIP848(t *testing.T) {
+	t.Parallel()
+	b, bs := cliBroker(t, "offsets.topic.num.partitions=3", "group.initial.rebalance.delay.ms=0")
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	if ok, err := apiSupported(ctx, b.Admin(), int16(kmsg.ConsumerGroupHeartbeat)); err != nil {
+		t.Fatal(err)
+	} else if !ok {
+		t.Skip("the broker does not serve the consumer group protocol (ConsumerGroupHeartbeat) yet")
+	}
+	args := func(a ...string) []string { return append(append([]string{}, bs...), a...) }
+	cliOK(t, "topics", args("--create", "--topic", "k1", "--partitions", "2")...)
+	for p := range 2 {
+		if r := cliProduce(t, "a\nb\nc\nd\ne\n", args("--topic", "k1", "--partition", fmt.Sprint(p))...); r.runErr != nil {
+			t.Fatal(r.runErr)
+		}
+	}
+	adm := b.Admin()
+	// A classic group holding only offsets, to tell the types apart.
+	classic := make(kadm.Offsets)
+	classic.Add(kadm.Offset{Topic: "k1", Partition: 0, At: 1, LeaderEpoch: -1})
+	if resps, err := adm.CommitOffsets(ctx, "cgrp", classic); err != nil || resps.Error() != nil {
+		t.Fatalf("commit classic: %v %v", err, resps.Error())
+	}
+
+	// A KIP-848 member consumes everything and commits 3 of 5 on
+	// partition 0 and 5 of 5 on partition 1.
+	live := b.Client(kgo.ConsumerGroup("kgrp"), kgo.ConsumeTopics("k1"), kgo.ClientID("k-client"),
+		kgo.ServerSideBalancer(), kgo.Balancers(kgo.StickyBalancer()), kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	deadline := time.Now().Add(20 * time.Second)
+	for consumed := 0; consumed < 10; {
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		consumed += live.PollFetches(pctx).NumRecords()
+		pcancel()
+		if time.Now().After(deadline) {
+			t.Fatalf("consumed only %d records", consumed)
+		}
+	}
+	var commitErr error
+	live.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{"k1": {0: {Epoch: -1, Offset: 3}, 1: {Epoch: -1, Offset: 5}}},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				commitErr = err
+				return
+			}
+			for _, rt := range resp.Topics {
+				for _, rp := range rt.Partitions {
+					if e := kerr.ErrorForCode(rp.ErrorCode); e != nil {
+						commitErr = e
+					}
+				}
+			}
+		})
+	if commitErr != nil {
+		t.Fatal(commitErr)
+	}
+	var member string
+	for {
+		ds, err := adm.DescribeConsumerGroups(ctx, "kgrp")
+		d := ds["kgrp"]
+		if err == nil && d.State == "Stable" && len(d.Members) == 1 && len(d.Members[0].Assignment["k1"]) == 2 {
+			member = d.Members[0].MemberID
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group kgrp never became stable with both partitions: %v %+v", err, ds)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Listing: the type column, and the type filter.
+	out := cliOK(t, "consumer-groups", args("--list")...)
+	if !strings.Contains(out, "kgrp\n") || !strings.Contains(out, "cgrp\n") {
+		t.Fatalf("list: %q", out)
+	}
+	out = cliOK(t, "consumer-groups", args("--list", "--type")...)
+	if !regexp.MustCompile(`(?m)^GROUP\s+TYPE\s*$`).MatchString(out) || !regexp.MustCompile(`(?m)^kgrp\s+Consumer\s*$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^cgrp\s+Classic\s*$`).MatchString(out) {
+		t.Fatalf("list --type:\n%s", out)
+	}
+	out = cliOK(t, "consumer-groups", args("--list", "--type", "consumer")...)
+	if !regexp.MustCompile(`(?m)^kgrp\s+Consumer\s*$`).MatchString(out) || strings.Contains(out, "cgrp") {
+		t.Fatalf("list --type consumer:\n%s", out)
+	}
+	out = cliOK(t, "consumer-groups", args("--list", "--type", "classic")...)
+	if strings.Contains(out, "kgrp") || !strings.Contains(out, "cgrp") {
+		t.Fatalf("list --type classic:\n%s", out)
+	}
+	out = cliOK(t, "consumer-groups", args("--list", "--type", "consumer", "--state")...)
+	if !regexp.MustCompile(`(?m)^GROUP\s+TYPE\s+STATE\s*$`).MatchString(out) || !regexp.MustCompile(`(?m)^kgrp\s+Consumer\s+Stable\s*$`).MatchString(out) {
+		t.Fatalf("list --type consumer --state:\n%s", out)
+	}
+	if out := cliOK(t, "consumer-groups", args("--list", "--state", "empty")...); strings.Contains(out, "kgrp") || !strings.Contains(out, "cgrp") {
+		t.Fatalf("list --state empty:\n%s", out)
+	}
+
+	// Describe: offsets and lag with the owning member.
+	r := cliRun(t, "consumer-groups", args("--describe", "--group", "kgrp")...)
+	if r.runErr != nil {
+		t.Fatal(r.runErr)
+	}
+	if f := groupRow(t, r.out, "k1", 0); f[3] != "3" || f[4] != "5" || f[5] != "2" || f[6] != member || f[8] != "k-client" {
+		t.Fatalf("row 0 %q (member %s)\n%s", f, member, r.out)
+	}
+	if f := groupRow(t, r.out, "k1", 1); f[3] != "5" || f[4] != "5" || f[5] != "0" || f[6] != member {
+		t.Fatalf("row 1 %q", f)
+	}
+	if strings.Contains(r.err, "no active members") {
+		t.Fatalf("stderr %q", r.err)
+	}
+	out = cliOK(t, "consumer-groups", args("--describe", "--group", "kgrp", "--members")...)
+	if !regexp.MustCompile(`(?m)^kgrp\s+` + regexp.QuoteMeta(member) + `\s+/?127\.0\.0\.1\s+k-client\s+2$`).MatchString(out) {
+		t.Fatalf("members:\n%s", out)
+	}
+	out = cliOK(t, "consumer-groups", args("--describe", "--group", "kgrp", "--members", "--verbose")...)
+	if !regexp.MustCompile(`(?m)^GROUP\s+CONSUMER-ID\s+HOST\s+CLIENT-ID\s+#PARTITIONS\s+CURRENT-EPOCH\s+CURRENT-ASSIGNMENT\s+TARGET-EPOCH\s+TARGET-ASSIGNMENT$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^kgrp\s+\S+\s+/?127\.0\.0\.1\s+k-client\s+2\s+[1-9]\d*\s+k1:0,1\s+[1-9]\d*\s+k1:0,1$`).MatchString(out) {
+		t.Fatalf("members --verbose:\n%s", out)
+	}
+	out = cliOK(t, "consumer-groups", args("--describe", "--group", "kgrp", "--state")...)
+	if !regexp.MustCompile(`(?m)^kgrp\s+127\.0\.0\.1:\d+  \(1\)\s+uniform\s+Stable\s+1$`).MatchString(out) {
+		t.Fatalf("state view:\n%s", out)
+	}
+	out = cliOK(t, "consumer-groups", args("--describe", "--group", "kgrp", "--state", "--verbose")...)
+	if !regexp.MustCompile(`(?m)^GROUP\s+COORDINATOR \(ID\)\s+ASSIGNMENT-STRATEGY\s+STATE\s+GROUP-EPOCH\s+TARGET-ASSIGNMENT-EPOCH\s+#MEMBERS$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^kgrp\s+127\.0\.0\.1:\d+  \(1\)\s+uniform\s+Stable\s+[1-9]\d*\s+[1-9]\d*\s+1$`).MatchString(out) {
+		t.Fatalf("state --verbose view:\n%s", out)
+	}
+	// --all-groups covers both types.
+	out = cliOK(t, "consumer-groups", args("--describe", "--all-groups", "--state")...)
+	if !regexp.MustCompile(`(?m)^kgrp\s`).MatchString(out) || !regexp.MustCompile(`(?m)^cgrp\s`).MatchString(out) {
+		t.Fatalf("all groups state:\n%s", out)
+	}
+
+	// An active consumer group: no reset, no delete, no deleting the
+	// offsets of a topic it is subscribed to.
+	wantOneLineErr(t, cliRun(t, "consumer-groups", args("--reset-offsets", "--group", "kgrp", "--all-topics", "--to-earliest", "--execute")...),
+		"assignments can only be reset if the group 'kgrp' is inactive, but the current state is Stable")
+	wantOneLineErr(t, cliRun(t, "consumer-groups", args("--delete", "--group", "kgrp")...), "'kgrp' (the group is not empty)")
+	r = cliRun(t, "consumer-groups", args("--delete-offsets", "--group", "kgrp", "--topic", "k1:0")...)
+	if r.runErr == nil || !regexp.MustCompile(`(?m)^k1\s+0\s+Error: GROUP_SUBSCRIBED_TO_TOPIC`).MatchString(r.out) {
+		t.Fatalf("delete-offsets of an active group: %v\n%s", r.runErr, r.out)
+	}
+	if f := groupRow(t, cliOK(t, "consumer-groups", args("--describe", "--group", "kgrp")...), "k1", 0); f[3] != "3" {
+		t.Fatalf("offsets changed: %q", f)
+	}
+
+	// Once the member leaves the group is Empty: reset and delete work.
+	live.Close()
+	for {
+		ds, err := adm.DescribeConsumerGroups(ctx, "kgrp")
+		if err == nil && ds["kgrp"].State == "Empty" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group kgrp never became empty: %v %+v", err, ds)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r = cliRun(t, "consumer-groups", args("--describe", "--group", "kgrp")...)
+	if r.runErr != nil || !strings.Contains(r.err, "Consumer group 'kgrp' has no active members.") {
+		t.Fatalf("describe empty: %v %q", r.runErr, r.err)
+	}
+	if f := groupRow(t, r.out, "k1", 0); f[3] != "3" || f[5] != "2" || f[6] != "-" {
+		t.Fatalf("row after leave %q", f)
+	}
+	cliOK(t, "consumer-groups", args("--reset-offsets", "--group", "kgrp", "--topic", "k1:0", "--to-earliest", "--execute")...)
+	if f := groupRow(t, cliOK(t, "consumer-groups", args("--describe", "--group", "kgrp")...), "k1", 0); f[3] != "0" || f[5] != "5" {
+		t.Fatalf("after reset: %q", f)
+	}
+	out = cliOK(t, "consumer-groups", args("--delete", "--group", "kgrp")...)
+	if out != "Deletion of requested consumer groups ('kgrp') was successful.\n" {
+		t.Fatalf("delete: %q", out)
+	}
+	wantOneLineErr(t, cliRun(t, "consumer-groups", args("--describe", "--group", "kgrp")...), "consumer group 'kgrp' does not exist")
+
+	// The console consumer joins a consumer-protocol group with
+	// group.protocol=consumer and commits what it printed.
+	c := cliConsume(t, args("--topic", "k1", "--group", "kcons", "--from-beginning", "--max-messages", "10",
+		"--consumer-property", "group.protocol=consumer")...)
+	if c.runErr != nil || strings.Count(c.out, "\n") != 10 {
+		t.Fatalf("group consume: %v %q %q", c.runErr, c.out, c.err)
+	}
+	if out := cliOK(t, "consumer-groups", args("--list", "--type", "consumer")...); !regexp.MustCompile(`(?m)^kcons\s+Consumer\s*$`).MatchString(out) {
+		t.Fatalf("list --type consumer:\n%s", out)
+	}
+	out = cliOK(t, "consumer-groups", args("--describe", "--group", "kcons")...)
+	if f := groupRow(t, out, "k1", 0); f[3] != "5" || f[5] != "0" {
+		t.Fatalf("console consumer offsets: %q", f)
+	}
+}
+
+func TestListTypesUsage(t *testing.T) {
+	wantOneLineErr(t, cliRun(t, "consumer-groups", "--bootstrap-server", "127.0.0.1:1", "--list", "--type", "share"), "invalid types list 'share'")
+	if got, err := parseTypes("Consumer, classic"); err != nil || fmt.Sprint(got) != "[consumer classic]" {
+		t.Fatalf("%v %v", got, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -36,11 +37,16 @@ const verifiableConsumerSynopsis = `  samsa verifiable-consumer --bootstrap-serv
   [{topic, partition, count, minOffset, maxOffset}]} per poll, record_data
   per record with --verbose, offsets_committed {offsets: [{topic, partition,
   offset}], success, error} after each commit (unless --enable-autocommit),
-  shutdown_complete. Stops after --max-messages, or on SIGINT/SIGTERM.`
+  shutdown_complete. Stops after --max-messages, or on SIGINT/SIGTERM.
+  --group-protocol consumer joins with the KIP-848 protocol
+  (ConsumerGroupHeartbeat; the broker assigns with --group-remote-assignor,
+  and --session-timeout and --assignment-strategy do not apply).`
 
 const verifiableConsumerExamples = `  samsa verifiable-consumer --bootstrap-server localhost:9092 --topic t --group-id g --max-messages 1000
   samsa verifiable-consumer --bootstrap-server localhost:9092 --topic t --group-id g \
-      --group-instance-id member-1 --assignment-strategy org.apache.kafka.clients.consumer.CooperativeStickyAssignor --verbose`
+      --group-instance-id member-1 --assignment-strategy org.apache.kafka.clients.consumer.CooperativeStickyAssignor --verbose
+  samsa verifiable-consumer --bootstrap-server localhost:9092 --topic t --group-id g \
+      --group-protocol consumer --group-remote-assignor range`
 
 func runVerifiableConsumer(args []string, stdout, stderr io.Writer) error {
 	return runTool(func() error {
@@ -48,7 +54,8 @@ func runVerifiableConsumer(args []string, stdout, stderr io.Writer) error {
 			c                   conn
 			topic, groupID      string
 			instanceID          string
-			groupProtocol             = "classic"
+			groupProtocol       = "classic"
+			remoteAssignor      string
 			maxMessages         int64 = -1
 			sessionTimeout            = 30000
 			autoCommit, verbose bool
@@ -61,7 +68,8 @@ func runVerifiableConsumer(args []string, stdout, stderr io.Writer) error {
 		fs.String(&topic, "topic", "topic", "REQUIRED: the topic to consume")
 		fs.String(&groupID, "group-id", "group", "REQUIRED: the consumer group id")
 		fs.String(&instanceID, "group-instance-id", "id", "static membership id (KIP-345)")
-		fs.String(&groupProtocol, "group-protocol", "protocol", "group protocol; only classic (the default) is supported")
+		fs.String(&groupProtocol, "group-protocol", "protocol", "group protocol: classic (the default) or consumer (KIP-848)")
+		fs.String(&remoteAssignor, "group-remote-assignor", "assignor", "with --group-protocol consumer: the server assignor, uniform (the default) or range")
 		fs.Int64(&maxMessages, "max-messages", "n", "records to consume; -1 (the default) consumes until killed")
 		fs.Int(&sessionTimeout, "session-timeout", "ms", "session timeout in ms (default 30000)")
 		fs.Bool(&autoCommit, "enable-autocommit", "let the client commit periodically instead of after each poll")
@@ -77,8 +85,17 @@ func runVerifiableConsumer(args []string, stdout, stderr io.Writer) error {
 			return errors.New("option --topic is required")
 		case groupID == "":
 			return errors.New("option --group-id is required")
-		case groupProtocol != "classic":
-			return fmt.Errorf("option --group-protocol: %s is not supported (only classic)", groupProtocol)
+		}
+		consumerProto := false
+		switch strings.ToLower(groupProtocol) {
+		case "classic":
+			if remoteAssignor != "" {
+				return errors.New("option --group-remote-assignor needs --group-protocol consumer")
+			}
+		case "consumer":
+			consumerProto = true
+		default:
+			return fmt.Errorf("option --group-protocol: %q is not classic or consumer", groupProtocol)
 		}
 		if _, err := groupBalancer(strategy); err != nil {
 			return err
@@ -96,9 +113,20 @@ func runVerifiableConsumer(args []string, stdout, stderr io.Writer) error {
 		// As in Kafka, the options win over the config file.
 		err := c.loadClientProps(stderr, knownConsumerProps, func(p *props) error {
 			p.set("group.id", groupID)
-			p.set("session.timeout.ms", strconv.Itoa(sessionTimeout))
 			p.set("enable.auto.commit", strconv.FormatBool(autoCommit))
-			p.set("partition.assignment.strategy", strategy)
+			if consumerProto {
+				// As Kafka's tool: the broker assigns and times
+				// sessions out, so --session-timeout and
+				// --assignment-strategy do not apply.
+				p.set("group.protocol", "consumer")
+				if remoteAssignor != "" {
+					p.set("group.remote.assignor", remoteAssignor)
+				}
+			} else {
+				p.set("group.protocol", "classic")
+				p.set("session.timeout.ms", strconv.Itoa(sessionTimeout))
+				p.set("partition.assignment.strategy", strategy)
+			}
 			if instanceID != "" {
 				p.set("group.instance.id", instanceID)
 			}

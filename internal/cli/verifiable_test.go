@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/testbroker"
@@ -198,4 +199,121 @@ func TestVerifiableConsumer(t *testing.T) {
 	if total != 50 {
 		t.Fatalf("committed offsets sum to %d, want 50", total)
 	}
+}
+
+// TestVerifiableConsumerKIP848 is TestVerifiableConsumer with the
+// consumer group protocol.
+func TestVerifiableConsumerKIP848(t *testing.T) {
+	b := testbroker.Start(t)
+	if !advertises(t, b, int16(kmsg.ConsumerGroupHeartbeat)) {
+		t.Skip("broker does not advertise ConsumerGroupHeartbeat (KIP-848 not in yet)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := b.Admin().CreateTopic(ctx, 2, 1, nil, "vc848"); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := execTool(t, "verifiable-producer", "--bootstrap-server", b.Addr(), "--topic", "vc848", "--max-messages", "40"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	out, stderr, err := execTool(t, "verifiable-consumer", "--bootstrap-server", b.Addr(), "--topic", "vc848",
+		"--group-id", "vcg848", "--max-messages", "40", "--group-protocol", "consumer", "--group-remote-assignor", "range")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	evs := events(t, out)
+	if evs[0]["name"] != "startup_complete" || evs[len(evs)-1]["name"] != "shutdown_complete" {
+		t.Fatalf("first/last events: %v %v", evs[0], evs[len(evs)-1])
+	}
+	var consumed, commits int
+	assigned := map[string]bool{}
+	for _, e := range evs {
+		switch e["name"] {
+		case "partitions_assigned":
+			for _, p := range e["partitions"].([]any) {
+				tp := p.(map[string]any)
+				assigned[fmt.Sprint(tp["topic"], "-", tp["partition"])] = true
+			}
+		case "records_consumed":
+			consumed += int(e["count"].(float64))
+		case "offsets_committed":
+			if e["success"] != true {
+				t.Fatalf("commit failed: %v", e)
+			}
+			commits++
+		}
+	}
+	if !assigned["vc848-0"] || !assigned["vc848-1"] || consumed != 40 || commits == 0 {
+		t.Fatalf("assigned %v consumed %d commits %d\n%s", assigned, consumed, commits, out)
+	}
+	offs, err := b.Admin().FetchOffsets(ctx, "vcg848")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	offs.Each(func(o kadm.OffsetResponse) { total += o.At })
+	if total != 40 {
+		t.Fatalf("committed offsets sum to %d, want 40", total)
+	}
+	// The group is a consumer-protocol group (ConsumerGroupDescribe
+	// answers GROUP_ID_NOT_FOUND for a classic one), now empty.
+	ds, err := b.Admin().DescribeConsumerGroups(ctx, "vcg848")
+	if err != nil || ds["vcg848"].Err != nil || ds["vcg848"].State != "Empty" {
+		t.Fatalf("describe: %v %+v", err, ds)
+	}
+
+	// group.remote.assignor reaches the broker: a member configured by
+	// consumerOpts with range makes the group's assignor range.
+	p := newProps()
+	if err := p.addKV([]string{"group.protocol=consumer", "group.remote.assignor=range"}); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := consumerOpts(p, "vcg848range")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := b.Client(append(opts, kgo.ConsumeTopics("vc848"))...)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		cl.PollFetches(pctx)
+		pcancel()
+		ds, err := b.Admin().DescribeConsumerGroups(ctx, "vcg848range")
+		if d := ds["vcg848range"]; err == nil && d.Err == nil && len(d.Members) == 1 {
+			if d.AssignorName != "range" {
+				t.Fatalf("assignor %q, want range", d.AssignorName)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group vcg848range never got its member: %v %+v", err, ds)
+		}
+	}
+}
+
+func TestGroupProtocolProps(t *testing.T) {
+	for _, tc := range []struct {
+		kv   []string
+		want string // error substring; "" for success
+	}{
+		{nil, ""},
+		{[]string{"group.protocol=CONSUMER"}, ""},
+		{[]string{"group.protocol=consumer", "group.remote.assignor=range"}, ""},
+		{[]string{"group.protocol=consumer", "group.remote.assignor=sticky"}, "not uniform or range"},
+		{[]string{"group.protocol=consumer", "partition.assignment.strategy=range"}, "partition.assignment.strategy cannot be set"},
+		{[]string{"group.protocol=consumer", "session.timeout.ms=10000"}, "session.timeout.ms cannot be set"},
+		{[]string{"group.remote.assignor=uniform"}, "cannot be set when group.protocol=classic"},
+		{[]string{"group.protocol=share"}, "not classic or consumer"},
+	} {
+		p := newProps()
+		if err := p.addKV(tc.kv); err != nil {
+			t.Fatal(err)
+		}
+		_, err := consumerOpts(p, "g")
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%v: %v, want %q", tc.kv, err, tc.want)
+		}
+	}
+	wantOneLineErr(t, cliRun(t, "verifiable-consumer", "--topic", "t", "--group-id", "g", "--group-protocol", "share"), "not classic or consumer")
+	wantOneLineErr(t, cliRun(t, "verifiable-consumer", "--topic", "t", "--group-id", "g", "--group-remote-assignor", "range"), "needs --group-protocol consumer")
 }
