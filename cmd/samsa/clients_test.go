@@ -19,8 +19,7 @@ func TestRealClients(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := samsaBinary(t)
-	port, cport := freePort(t), freePort(t)
-	startProc(t, bin, t.TempDir(), port, cport)
+	_, port, _ := startFreshProc(t, bin, t.TempDir())
 	bootstrap := fmt.Sprintf("127.0.0.1:%d", port)
 
 	run := func(t *testing.T, name string, args ...string) string {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -54,11 +55,40 @@ func freePort(t *testing.T) int {
 
 // brokerProc is `samsa server` as a child process.
 type brokerProc struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has been waited for
+	addr   string
 }
 
+// startProc starts `samsa server` on the given ports and data dir and
+// waits until it logs that it serves.
 func startProc(t *testing.T, bin, dir string, port, cport int) *brokerProc {
+	t.Helper()
+	p, err := tryStartProc(t, bin, dir, port, cport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startFreshProc starts a broker on new ports, retrying with other ports
+// if one chosen was taken before the broker could bind it.
+func startFreshProc(t *testing.T, bin, dir string) (p *brokerProc, port, cport int) {
+	t.Helper()
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, cport = freePort(t), freePort(t)
+		if p, err = tryStartProc(t, bin, dir, port, cport); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, port, cport
+}
+
+func tryStartProc(t *testing.T, bin, dir string, port, cport int) (*brokerProc, error) {
 	t.Helper()
 	cmd := exec.Command(bin, "server",
 		"--override", fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", port, cport),
@@ -76,30 +106,37 @@ func startProc(t *testing.T, bin, dir string, port, cport int) *brokerProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &brokerProc{cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	p := &brokerProc{cmd: cmd, exited: exited, addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	t.Cleanup(func() {
 		p.kill()
 		logf.Close()
 	})
+	// Ready is the broker's own "broker serving" line, not a successful
+	// dial: another process could hold the port.
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", p.addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return p
+		out, _ := os.ReadFile(logPath)
+		if strings.Contains(string(out), "broker serving") {
+			return p, nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("broker exited during start-up; its log:\n%s", out)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	out, _ := os.ReadFile(logPath)
-	t.Fatalf("broker did not start listening on %s; its log:\n%s", p.addr, out)
-	return nil
+	return nil, fmt.Errorf("broker did not start serving on %s; its log:\n%s", p.addr, out)
 }
 
 func (p *brokerProc) kill() {
-	if p.cmd.ProcessState == nil {
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		p.cmd.Wait()
-	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
 }
 
 // TestSIGKILLKeepsAcknowledgedRecords produces with acks=all from several
@@ -114,8 +151,7 @@ func TestSIGKILLKeepsAcknowledgedRecords(t *testing.T) {
 	}
 	bin := samsaBinary(t)
 	dir := t.TempDir()
-	port, cport := freePort(t), freePort(t)
-	p := startProc(t, bin, dir, port, cport)
+	p, port, cport := startFreshProc(t, bin, dir)
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(p.addr), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordRetries(3), kgo.ProducerLinger(time.Millisecond))

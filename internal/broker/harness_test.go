@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,38 +45,56 @@ func testLogger() *slog.Logger {
 }
 
 // startBroker starts a broker in a new temp dir; overrides are key=value.
+// The controller port must be chosen before start (the voters list names
+// it), so another process may take it in between: a start that fails to
+// bind is retried with a new port.
 func startBroker(t testing.TB, overrides ...string) *testBroker {
 	t.Helper()
 	tb := &testBroker{t: t, dir: t.TempDir()}
-	cport := freePort(t)
-	tb.opts = append([]string{
-		"listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:" + fmt.Sprint(cport),
-		"controller.quorum.voters=1@127.0.0.1:" + fmt.Sprint(cport),
-		"log.dirs=" + tb.dir,
-		"samsa.http.listener=127.0.0.1:0",
-	}, overrides...)
-	tb.start()
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		cport := freePort(t)
+		tb.opts = append([]string{
+			"listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:" + fmt.Sprint(cport),
+			"controller.quorum.voters=1@127.0.0.1:" + fmt.Sprint(cport),
+			"log.dirs=" + tb.dir,
+			"samsa.http.listener=127.0.0.1:0",
+		}, overrides...)
+		if err = tb.tryStart(); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { tb.stop() })
 	return tb
 }
 
 func (tb *testBroker) start() {
 	tb.t.Helper()
+	if err := tb.tryStart(); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+func (tb *testBroker) tryStart() error {
 	cfg, err := config.LoadBroker("", tb.opts)
 	if err != nil {
-		tb.t.Fatal(err)
+		return err
 	}
 	srv, err := New(cfg, Options{Logger: testLogger()})
 	if err != nil {
-		tb.t.Fatal(err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Serve(ctx); err != nil {
 		srv.Close()
-		tb.t.Fatal(err)
+		return err
 	}
 	tb.srv = srv
+	return nil
 }
 
 func (tb *testBroker) stop() {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,39 +32,56 @@ type Broker struct {
 }
 
 // Start starts a single-node broker; overrides are server.properties
-// key=value lines applied on top of the test defaults.
+// key=value lines applied on top of the test defaults. The controller port
+// is chosen before start (the voters list names it); if another process
+// takes it in between, the start is retried with a new port.
 func Start(t testing.TB, overrides ...string) *Broker {
 	t.Helper()
 	b := &Broker{t: t, Dir: t.TempDir()}
-	cport := FreePort(t)
-	b.opts = append([]string{
-		"listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:" + fmt.Sprint(cport),
-		"controller.quorum.voters=1@127.0.0.1:" + fmt.Sprint(cport),
-		"log.dirs=" + b.Dir,
-		"samsa.http.listener=127.0.0.1:0",
-	}, overrides...)
-	b.start()
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		cport := FreePort(t)
+		b.opts = append([]string{
+			"listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:" + fmt.Sprint(cport),
+			"controller.quorum.voters=1@127.0.0.1:" + fmt.Sprint(cport),
+			"log.dirs=" + b.Dir,
+			"samsa.http.listener=127.0.0.1:0",
+		}, overrides...)
+		if err = b.tryStart(); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(b.Stop)
 	return b
 }
 
 func (b *Broker) start() {
 	b.t.Helper()
+	if err := b.tryStart(); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *Broker) tryStart() error {
 	cfg, err := config.LoadBroker("", b.opts)
 	if err != nil {
-		b.t.Fatal(err)
+		return err
 	}
 	srv, err := broker.New(cfg, broker.Options{Logger: logger()})
 	if err != nil {
-		b.t.Fatal(err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Serve(ctx); err != nil {
 		srv.Close()
-		b.t.Fatal(err)
+		return err
 	}
 	b.srv, b.addr = srv, srv.Addr()
+	return nil
 }
 
 // Addr is the client listener's host:port.
