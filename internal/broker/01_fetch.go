@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/storage"
+	"github.com/samsa-streaming/samsa/internal/wire"
 )
 
 // Fetch v4-v17.
@@ -34,10 +35,12 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 		resp.ErrorCode = code
 		return resp
 	}
-	resp, sent, n, urgent := s.readFetch(req, plan)
+	var fb fetchBufs
+	resp, sent, n, urgent := s.readFetch(req, plan, &fb)
 	if urgent || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(plan.keys) == 0 {
 		s.sessions.commit(plan, sent)
 		s.countFetched(resp)
+		r.bufs = fb.take()
 		return resp
 	}
 
@@ -64,20 +67,25 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 		for {
 			select {
 			case <-w.ch:
-				resp, sent, n, urgent = s.readFetch(req, plan)
+				fb.release() // the previous answer is dropped
+				resp, sent, n, urgent = s.readFetch(req, plan, &fb)
 				if urgent || n >= int(req.MinBytes) {
 					s.sessions.commit(plan, sent)
 					s.countFetched(resp)
+					r.bufs = fb.take()
 					r.done(resp)
 					return
 				}
 			case <-timer.C:
-				resp, sent, _, _ = s.readFetch(req, plan)
+				fb.release()
+				resp, sent, _, _ = s.readFetch(req, plan, &fb)
 				s.sessions.commit(plan, sent)
 				s.countFetched(resp)
+				r.bufs = fb.take()
 				r.done(resp)
 				return
 			case <-s.ctx.Done():
+				r.bufs = fb.take()
 				r.done(resp) // not committed: the client will not see it
 				return
 			}
@@ -122,10 +130,36 @@ func (s *Server) partitionFor(k sessionKey) *partition {
 	return s.parts.get(name, k.part)
 }
 
+// fetchBufs collects the pooled buffers that the record bytes of one fetch
+// answer were read into. They go back to the pool when the answer is
+// encoded (request.done) or dropped (a delayed fetch that reads again).
+type fetchBufs struct{ b [][]byte }
+
+func (fb *fetchBufs) alloc(n int) []byte {
+	b := wire.GetBuf(n)
+	fb.b = append(fb.b, b)
+	return b
+}
+
+// take hands the buffers over (to request.bufs).
+func (fb *fetchBufs) take() [][]byte {
+	b := fb.b
+	fb.b = nil
+	return b
+}
+
+func (fb *fetchBufs) release() {
+	for _, b := range fb.b {
+		wire.PutBuf(b)
+	}
+	fb.b = fb.b[:0]
+}
+
 // readFetch reads every partition of the plan once and builds the answer. It
 // returns the number of record bytes and whether a partition has an error
-// (which answers a fetch at once).
-func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan) (*kmsg.FetchResponse, map[sessionKey]sentState, int, bool) {
+// (which answers a fetch at once). The record bytes are read into buffers
+// from fb.
+func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan, fb *fetchBufs) (*kmsg.FetchResponse, map[sessionKey]sentState, int, bool) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	var sent map[sessionKey]sentState
 	if plan.session != nil {
@@ -158,7 +192,7 @@ func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan) (*kmsg.Fetch
 			err = kerr.UnknownTopicID
 		default:
 			limit := min(int64(sp.maxBytes), remaining)
-			err = s.readPartition(name, k.part, sp, req.IsolationLevel, int32(max(limit, 0)), total == 0, &rp)
+			err = s.readPartition(name, k.part, sp, req.IsolationLevel, int32(max(limit, 0)), total == 0, fb, &rp)
 		}
 		if err != nil {
 			rp.ErrorCode = errCode(err)
@@ -191,7 +225,7 @@ func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan) (*kmsg.Fetch
 }
 
 // readPartition reads one partition for a consumer into rp.
-func (s *Server) readPartition(topic string, part int32, sp *sessionPart, isolation int8, maxBytes int32, minOne bool, rp *kmsg.FetchResponseTopicPartition) error {
+func (s *Server) readPartition(topic string, part int32, sp *sessionPart, isolation int8, maxBytes int32, minOne bool, fb *fetchBufs, rp *kmsg.FetchResponseTopicPartition) error {
 	p := s.parts.get(topic, part)
 	if p == nil {
 		return s.absentPartitionError(topic, part)
@@ -211,7 +245,7 @@ func (s *Server) readPartition(topic string, part int32, sp *sessionPart, isolat
 	if sp.fetchOffset > hw && sp.fetchOffset <= p.log.LogEndOffset() {
 		return nil // between HW and LEO: nothing to read yet, not an error
 	}
-	rr, err := p.log.Read(sp.fetchOffset, maxBytes, hw, minOne)
+	rr, err := p.log.ReadAlloc(sp.fetchOffset, maxBytes, hw, minOne, fb.alloc)
 	if err != nil {
 		if errors.Is(err, storage.ErrOffsetOutOfRange) {
 			rp.LogStartOffset = p.log.LogStartOffset()

@@ -37,9 +37,19 @@ type conn struct {
 	closeOnce sync.Once
 }
 
-// slot holds the encoded response of one request, or nil for a request that
-// gets no response (acks=0 produce).
-type slot struct{ ch chan []byte }
+// slot holds the encoded response of one request, or an empty outFrame for
+// a request that gets no response (acks=0 produce).
+type slot struct{ ch chan outFrame }
+
+// outFrame is an encoded response: frame, or (a fetch answer whose record
+// bytes are not copied) the buffers of vec, written with writev, which
+// refer to frame and to bufs. The writer gives frame and bufs back to the
+// pool once written.
+type outFrame struct {
+	frame []byte
+	vec   net.Buffers
+	bufs  [][]byte
+}
 
 // request is one decoded request on its way through a handler.
 type request struct {
@@ -49,6 +59,10 @@ type request struct {
 	once  sync.Once
 	sl    *slot
 	start time.Time // arrival, for the request duration metric
+	// bufs are pooled buffers (wire.GetBuf) the response refers to (a
+	// fetch's record bytes); done gives them back once the response is
+	// encoded.
+	bufs [][]byte
 }
 
 // done answers the request; only the first call counts. A nil response means
@@ -59,10 +73,24 @@ func (r *request) done(resp kmsg.Response) {
 			r.c.s.metrics.observeRequest(r.hdr.Key, time.Since(r.start))
 		}
 		if resp == nil {
-			r.sl.ch <- nil
+			r.sl.ch <- outFrame{}
 			return
 		}
-		r.sl.ch <- wire.AppendResponse(getFrameBuf(), r.hdr.CorrelationID, resp)
+		if f, ok := resp.(*kmsg.FetchResponse); ok && len(r.bufs) > 0 {
+			// The record bytes go out from the read buffers (writev)
+			// instead of being copied into the frame.
+			if frame, vec, ok := wire.AppendFetchResponseVec(getFrameBuf(), r.hdr.CorrelationID, f); ok {
+				r.sl.ch <- outFrame{frame: frame, vec: vec, bufs: r.bufs}
+				r.bufs = nil
+				return
+			}
+		}
+		frame := wire.AppendResponse(getFrameBuf(), r.hdr.CorrelationID, resp)
+		for _, b := range r.bufs {
+			wire.PutBuf(b)
+		}
+		r.bufs = nil
+		r.sl.ch <- outFrame{frame: frame}
 	})
 }
 
@@ -93,7 +121,7 @@ func (c *conn) serve() {
 		if idle > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
-		frame, err := wire.ReadFrame(br, maxSize, nil)
+		frame, err := wire.ReadFramePooled(br, maxSize)
 		if err != nil {
 			c.logReadError(err)
 			return
@@ -101,7 +129,21 @@ func (c *conn) serve() {
 		if !c.handle(frame) {
 			return
 		}
+		if h, err := wire.PeekHeader(frame); err == nil && frameReusable(h.Key) {
+			wire.PutBuf(frame)
+		}
 	}
+}
+
+// frameReusable tells whether nothing refers to the frame of a request of
+// this key once its handler returned: true for the data path. A produce
+// request's records alias the frame but are written to the log before the
+// handler returns (an acks=all answer waits with its response, which holds
+// no part of the request); kmsg copies strings. Other requests may keep
+// byte fields (group member metadata, for instance), so their frames are
+// left to the GC.
+func frameReusable(key int16) bool {
+	return key == int16(kmsg.Produce) || key == int16(kmsg.Fetch)
 }
 
 // handle serves one frame; false closes the connection.
@@ -116,7 +158,7 @@ func (c *conn) handle(frame []byte) bool {
 		c.logger.Warn("closing connection: unknown API key", "api_key", h.Key, "version", h.Version)
 		return false
 	}
-	sl := &slot{ch: make(chan []byte, 1)}
+	sl := &slot{ch: make(chan outFrame, 1)}
 	if h.Version < ah.min || h.Version > ah.max {
 		if ah.key != kmsg.ApiVersions {
 			c.s.metrics.requestErrors.WithLabelValues(ah.key.Name()).Inc()
@@ -182,17 +224,25 @@ func (c *conn) dispatch(ah *apiHandler, r *request) (resp kmsg.Response, ok bool
 
 func (c *conn) writeLoop() {
 	for sl := range c.slots {
-		var b []byte
+		var out outFrame
 		select {
-		case b = <-sl.ch:
+		case out = <-sl.ch:
 		case <-c.closed:
 			return
 		}
-		if b == nil {
+		if out.frame == nil {
 			continue
 		}
-		_, err := c.nc.Write(b)
-		putFrameBuf(b)
+		var err error
+		if out.vec != nil {
+			_, err = out.vec.WriteTo(c.nc)
+			for _, b := range out.bufs {
+				wire.PutBuf(b)
+			}
+		} else {
+			_, err = c.nc.Write(out.frame)
+		}
+		putFrameBuf(out.frame)
 		if err != nil {
 			c.logger.Debug("write failed", "err", err)
 			c.close()
@@ -217,23 +267,9 @@ func (c *conn) logReadError(err error) {
 	}
 }
 
-// Response frames are pooled: a fetch answer is up to a few MiB, and
-// allocating (and zeroing) one per response is most of a consumer's cost.
-var framePool sync.Pool
+// Response frames are pooled (wire.GetBuf, wire.PutBuf): a fetch answer is
+// up to a few MiB, and allocating (and zeroing) one per response is most of
+// a consumer's cost.
+func getFrameBuf() []byte { return wire.GetBuf(4096)[:0] }
 
-// maxPooledFrame keeps rare huge answers from pinning memory in the pool.
-const maxPooledFrame = 8 << 20
-
-func getFrameBuf() []byte {
-	if b, ok := framePool.Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return nil
-}
-
-func putFrameBuf(b []byte) {
-	if cap(b) == 0 || cap(b) > maxPooledFrame {
-		return
-	}
-	framePool.Put(&b)
-}
+func putFrameBuf(b []byte) { wire.PutBuf(b) }

@@ -56,7 +56,15 @@ func setSeq(batch []byte, seq int32) {
 	recordsUpdateCRC(batch)
 }
 
+// BenchmarkRead reads 1 MiB at scattered offsets into a new buffer per
+// read (Read) and into a reused one (ReadAlloc, as the broker does with
+// its buffer pool).
 func BenchmarkRead(b *testing.B) {
+	b.Run("alloc", func(b *testing.B) { benchRead(b, false) })
+	b.Run("pooled", func(b *testing.B) { benchRead(b, true) })
+}
+
+func benchRead(b *testing.B, pooled bool) {
 	cfg := DefaultLogConfig()
 	cfg.SegmentBytes = 64 << 20
 	m, l, _ := newTestLog(b, cfg)
@@ -73,8 +81,21 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	off := int64(0)
+	var buf []byte
+	alloc := func(n int) []byte {
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		return buf[:n]
+	}
 	for i := 0; i < b.N; i++ {
-		res, err := l.Read(off, 1<<20, -1, true)
+		var res ReadResult
+		var err error
+		if pooled {
+			res, err = l.ReadAlloc(off, 1<<20, -1, true, alloc)
+		} else {
+			res, err = l.Read(off, 1<<20, -1, true)
+		}
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -9,13 +9,17 @@ import (
 )
 
 // epochCache is Kafka's LeaderEpochFileCache: the leader epochs of the log
-// and the first offset of each, persisted to leader-epoch-checkpoint
-// whenever it changes (rare: once per leader change). Guarded by the owning
-// Log's mutex.
+// and the first offset of each, persisted to leader-epoch-checkpoint.
+// A new epoch learnt from an append only marks the cache dirty: the file is
+// written (with fsync) by the next flush, before the recovery point moves
+// past the epoch's start offset, and at close (see "Leader epochs" in the
+// package documentation). Truncations persist at once. Guarded by the
+// owning Log's mutex.
 type epochCache struct {
 	fs      vfs.FS
 	path    string
 	entries []epochEntry // epochs and start offsets strictly increasing
+	dirty   bool         // entries differ from the file
 }
 
 // newEpochCache returns the empty cache of a new partition directory.
@@ -43,7 +47,20 @@ func loadEpochCache(fsys vfs.FS, dir string) (*epochCache, error) {
 }
 
 func (c *epochCache) persist() error {
-	return writeFileAtomic(c.fs, c.path, encodeEpochCheckpoint(c.entries))
+	if err := writeFileAtomic(c.fs, c.path, encodeEpochCheckpoint(c.entries)); err != nil {
+		return err
+	}
+	c.dirty = false
+	return nil
+}
+
+// persistIfDirty writes the checkpoint if an append changed the cache since
+// the last write.
+func (c *epochCache) persistIfDirty() error {
+	if !c.dirty {
+		return nil
+	}
+	return c.persist()
 }
 
 // latest returns the latest epoch, or -1.
@@ -63,6 +80,7 @@ func (c *epochCache) assign(epoch int32, startOffset int64) bool {
 	}
 	c.truncateFromEnd(startOffset)
 	c.entries = append(c.entries, epochEntry{Epoch: epoch, StartOffset: startOffset})
+	c.dirty = true
 	return true
 }
 

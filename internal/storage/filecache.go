@@ -23,7 +23,8 @@ const DefaultMaxOpenSegmentFiles = 4096
 // briefly, when more files than that are in use at once.
 type fileCache struct {
 	fs       vfs.FS
-	capacity int // 0: unlimited
+	capacity int          // 0: unlimited
+	wb       *writebacker // the Manager's (nil: write-outs are requested inline)
 
 	mu struct {
 		sync.Mutex

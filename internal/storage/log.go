@@ -226,11 +226,9 @@ func (l *Log) appendLeaderLocked(set []byte, leaderEpoch int32, nowMs int64) (Ap
 	for k := range staged {
 		l.mu.producers.store(&staged[k])
 	}
-	if l.mu.epochs.assign(leaderEpoch, base) {
-		if err := l.mu.epochs.persist(); err != nil {
-			return res, false, storageErr("write leader-epoch-checkpoint", err)
-		}
-	}
+	// A new epoch is persisted by the next flush, not here: see "Leader
+	// epochs" in the package documentation.
+	l.mu.epochs.assign(leaderEpoch, base)
 	res.BaseOffset, res.LastOffset = base, next-1
 	res.LogStartOffset = l.logStart.Load()
 	if hdrs[0].LogAppendTime() {
@@ -405,15 +403,9 @@ func (l *Log) AppendAsFollower(set []byte) error {
 	if err := l.appendLocked(set, hdrs, hdrs[len(hdrs)-1].MaxTimestamp); err != nil {
 		return err
 	}
-	changed := false
 	for i := range hdrs {
 		l.mu.producers.replay(&hdrs[i])
-		changed = l.mu.epochs.assign(hdrs[i].PartitionLeaderEpoch, hdrs[i].BaseOffset) || changed
-	}
-	if changed {
-		if err := l.mu.epochs.persist(); err != nil {
-			return storageErr("write leader-epoch-checkpoint", err)
-		}
+		l.mu.epochs.assign(hdrs[i].PartitionLeaderEpoch, hdrs[i].BaseOffset) // persisted by the next flush
 	}
 	return nil
 }
@@ -427,6 +419,15 @@ func (l *Log) AppendAsFollower(set []byte) error {
 // Only the segment lookup runs under the log's mutex; the file is read
 // after it is released, bounded by the size observed, so appends proceed.
 func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) (ReadResult, error) {
+	return l.ReadAlloc(offset, maxBytes, maxOffset, minOneBatch, nil)
+}
+
+// ReadAlloc is Read with the buffer that receives the records obtained
+// from alloc (nil: make), so that a caller can pool read buffers. alloc is
+// called at most once per call, with the number of bytes to read; when
+// ReadResult.Records is not nil it is a prefix of that buffer. When alloc
+// was called but Records is nil (an error) the buffer is not used.
+func (l *Log) ReadAlloc(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, alloc func(n int) []byte) (ReadResult, error) {
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
@@ -452,7 +453,7 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 	if err != nil {
 		return res, storageErr("read offset index", err)
 	}
-	res.Records, err = readFrom(segs[i:], pos, offset, maxBytes, maxOffset, minOneBatch)
+	res.Records, err = readFrom(segs[i:], pos, offset, maxBytes, maxOffset, minOneBatch, alloc)
 	if errors.Is(err, ErrLogClosed) && !l.isClosed() {
 		// The segment was removed (retention, truncation) and its file
 		// closed while we read it: the offset is gone.
@@ -475,12 +476,12 @@ func segmentFor(segs []*segment, offset int64) int {
 // later one), starting at file position pos of segs[0]. Each segment's file
 // is acquired from the cache for the read (reopened if it was closed), so
 // only a segment removed meanwhile fails (ErrLogClosed).
-func readFrom(segs []*segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, error) {
+func readFrom(segs []*segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, alloc func(int) []byte) ([]byte, error) {
 	for k, s := range segs {
 		if k > 0 {
 			pos = 0
 		}
-		b, found, err := readSegment(s, pos, offset, maxBytes, maxOffset, minOneBatch)
+		b, found, err := readSegment(s, pos, offset, maxBytes, maxOffset, minOneBatch, alloc)
 		if err != nil || found {
 			return b, err
 		}
@@ -488,7 +489,7 @@ func readFrom(segs []*segment, pos, offset int64, maxBytes int32, maxOffset int6
 	return nil, nil
 }
 
-func readSegment(s *segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) ([]byte, bool, error) {
+func readSegment(s *segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, alloc func(int) []byte) ([]byte, bool, error) {
 	end := s.size.Load()
 	if pos >= end {
 		return nil, false, nil
@@ -515,7 +516,12 @@ func readSegment(s *segment, pos, offset int64, maxBytes int32, maxOffset int64,
 		}
 		n = p.size
 	}
-	buf := make([]byte, n)
+	var buf []byte
+	if alloc != nil {
+		buf = alloc(int(n))
+	} else {
+		buf = make([]byte, n)
+	}
 	got, err := f.ReadAt(buf, start)
 	if got < len(buf) && err != nil && !errors.Is(err, io.EOF) {
 		return nil, true, readErr(err)

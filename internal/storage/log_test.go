@@ -329,6 +329,10 @@ func TestEndOffsetForEpoch(t *testing.T) {
 		}
 	}
 	check(l)
+	// New epochs are persisted by the next flush (not by the append).
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	data, err := os.ReadFile(partDir(dir) + "/" + leaderEpochCheckpointFile)
 	if err != nil || string(data) != "0\n3\n1 0\n3 4\n5 6\n" {
 		t.Fatalf("leader-epoch-checkpoint %q, %v", data, err)
@@ -505,7 +509,7 @@ func TestFlushMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustAppend(t, l, batchSpec{records: 1}, 0, t0) // writes leader-epoch-checkpoint (fsync)
+	mustAppend(t, l, batchSpec{records: 1}, 0, t0)
 	syncs := ffs.Count(vfs.OpSync)
 	mustAppend(t, l, batchSpec{records: 2}, 0, t0)
 	if ffs.Count(vfs.OpSync) != syncs {

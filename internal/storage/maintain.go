@@ -50,11 +50,17 @@ func (l *Log) flushUpTo(upTo int64) error {
 		}
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	// A concurrent TruncateTo may have moved the log end below upTo.
 	if upTo = min(upTo, l.leo.Load()); upTo > l.mu.recoveryPoint {
+		// The epochs learnt from appends are made durable before the
+		// recovery point moves past their start offsets: recovery
+		// rebuilds only the epochs of the batches at or after it.
+		if err := l.mu.epochs.persistIfDirty(); err != nil {
+			return storageErr("write leader-epoch-checkpoint", err)
+		}
 		l.mu.recoveryPoint = upTo
 	}
-	l.mu.Unlock()
 	return nil
 }
 
@@ -260,6 +266,9 @@ func (l *Log) closeLocked(clean bool) error {
 		}
 		if err := l.takeSnapshotLocked(leo); err != nil {
 			errs = append(errs, err)
+		}
+		if err := l.mu.epochs.persistIfDirty(); err != nil {
+			errs = append(errs, storageErr("write leader-epoch-checkpoint", err))
 		}
 		if errors.Join(errs...) == nil {
 			l.mu.recoveryPoint = leo

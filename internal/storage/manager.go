@@ -127,6 +127,7 @@ func OpenManager(cfg ManagerConfig) (*Manager, error) {
 			return nil, storageErr("sync log dir", err)
 		}
 	}
+	m.cache.wb = newWritebacker() // after recovery, before the first append; stopped by Close
 	return m, nil
 }
 
@@ -491,6 +492,7 @@ func (m *Manager) Close() error {
 		}()
 	}
 	wg.Wait()
+	m.cache.wb.close() // no log appends any more
 	m.removeDeletedDirs()
 	if err := m.writeCheckpoints(); err != nil {
 		errs = append(errs, err)

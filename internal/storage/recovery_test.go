@@ -295,3 +295,58 @@ func TestRecoveryLogStartAheadOfData(t *testing.T) {
 		t.Fatalf("append at %d", r.BaseOffset)
 	}
 }
+
+// TestRecoveryEpochsNotYetCheckpointed: an append that starts a new leader
+// epoch does not write leader-epoch-checkpoint; a crash before the next
+// flush loses the file's update, and recovery rebuilds the epochs from the
+// batches after the recovery point.
+func TestRecoveryEpochsNotYetCheckpointed(t *testing.T) {
+	m, l, dir := newTestLog(t, testConfig())
+	mustAppend(t, l, batchSpec{records: 2}, 1, t0)
+	mustAppend(t, l, batchSpec{records: 2}, 3, t0)
+	if _, err := os.Stat(partDir(dir) + "/" + leaderEpochCheckpointFile); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("leader-epoch-checkpoint written by the append: %v", err)
+	}
+	crash(m)
+	m2, l2 := reopen(t, dir)
+	defer m2.Close()
+	if e, off := l2.EndOffsetForEpoch(1); e != 1 || off != 2 {
+		t.Fatalf("EndOffsetForEpoch(1) = %d, %d; want 1, 2", e, off)
+	}
+	if l2.LatestEpoch() != 3 {
+		t.Fatalf("latest epoch %d, want 3", l2.LatestEpoch())
+	}
+}
+
+// TestRecoveryEpochsCheckpointedBeforeRecoveryPoint: once a flush moves the
+// recovery point past an epoch's start, the epoch is in the file (recovery
+// does not rescan those batches); a later epoch, not yet flushed, comes
+// back from the batches.
+func TestRecoveryEpochsCheckpointedBeforeRecoveryPoint(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 2 * int64(len(makeBatch(batchSpec{records: 2, valueSize: 100})))
+	m, l, dir := newTestLog(t, cfg)
+	mustAppend(t, l, batchSpec{records: 2, valueSize: 100}, 1, t0)
+	mustAppend(t, l, batchSpec{records: 2, valueSize: 100}, 2, t0)
+	mustAppend(t, l, batchSpec{records: 2, valueSize: 100}, 2, t0) // rolls: segments 0 (0-3), 4
+	m.Maintain(at(0))                                              // flushes segment 0: recovery point 4
+	if rp, _, _ := l.checkpointValues(); rp != 4 {
+		t.Fatalf("recovery point %d, want 4", rp)
+	}
+	data, err := os.ReadFile(partDir(dir) + "/" + leaderEpochCheckpointFile)
+	if err != nil || string(data) != "0\n2\n1 0\n2 2\n" {
+		t.Fatalf("leader-epoch-checkpoint after the flush %q, %v", data, err)
+	}
+	mustAppend(t, l, batchSpec{records: 2, valueSize: 100}, 5, t0) // epoch 5 at 6, not flushed
+	crash(m)
+	m2, l2 := reopen(t, dir)
+	defer m2.Close()
+	for _, tc := range []struct {
+		epoch, wantEpoch int32
+		wantEnd          int64
+	}{{1, 1, 2}, {2, 2, 6}, {5, 5, 8}} {
+		if e, off := l2.EndOffsetForEpoch(tc.epoch); e != tc.wantEpoch || off != tc.wantEnd {
+			t.Errorf("EndOffsetForEpoch(%d) = %d, %d; want %d, %d", tc.epoch, e, off, tc.wantEpoch, tc.wantEnd)
+		}
+	}
+}

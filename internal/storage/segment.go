@@ -54,7 +54,17 @@ type segment struct {
 	lastIdxTs       int64    // timestamp of the last time index entry, -1 when none
 	bytesSinceIndex int64
 	rollStartMs     int64 // time the segment's age is measured from (segment.ms), -1 when empty
+	writebackFrom   int64 // the .log's write-out was started below this position (see appendBatches)
 }
+
+// writebackBytes is how much an active segment's .log grows between two
+// requests to the kernel to start writing it out (vfs.StartWriteback): the
+// appended data reaches the disk at the rate it is produced, instead of in
+// bursts of gigabytes when the kernel's flusher finds it dirty for 30 s,
+// which stalled appends (and end-to-end latency) for 100-250 ms on a
+// 2-CPU machine producing 50 MB/s. It promises nothing about durability:
+// the recovery point still moves only after an fsync.
+const writebackBytes = 1 << 20
 
 func newSegment(c *fileCache, dir string, base int64, logF vfs.File, pinned bool) *segment {
 	s := &segment{base: base, path: filepath.Join(dir, segmentName(base)), next: base,
@@ -203,7 +213,21 @@ func (s *segment) appendBatches(set []byte, hdrs []records.Header, interval int6
 		s.next = h.NextOffset()
 	}
 	s.size.Store(pos)
+	s.startWriteback(pos)
 	return nil
+}
+
+// startWriteback starts the write-out of the whole pages below size that
+// were not yet asked for, once there are writebackBytes of them.
+func (s *segment) startWriteback(size int64) {
+	const page = 4096
+	if s.writebackFrom > size { // truncated
+		s.writebackFrom = size &^ (page - 1)
+	}
+	if end := size &^ (page - 1); end-s.writebackFrom >= writebackBytes {
+		s.logFile.c.wb.request(s.w, s.writebackFrom, end-s.writebackFrom)
+		s.writebackFrom = end
+	}
 }
 
 // batchPeek is what a reader learns from a batch header without reading the

@@ -29,6 +29,18 @@ var (
 // ReadFrame reads one size-prefixed frame. The size is checked against max
 // before the body is allocated; buf is reused when it is large enough.
 func ReadFrame(r io.Reader, max int32, buf []byte) ([]byte, error) {
+	return readFrame(r, max, buf, false)
+}
+
+// ReadFramePooled is ReadFrame with the body in a buffer from GetBuf: give
+// it back with PutBuf once nothing refers to the frame (kmsg's decoders
+// copy strings, but byte fields such as a produce request's records alias
+// the frame).
+func ReadFramePooled(r io.Reader, max int32) ([]byte, error) {
+	return readFrame(r, max, nil, true)
+}
+
+func readFrame(r io.Reader, max int32, buf []byte, pooled bool) ([]byte, error) {
 	var sizeBuf [4]byte
 	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
 		return nil, err
@@ -40,12 +52,18 @@ func ReadFrame(r io.Reader, max int32, buf []byte) ([]byte, error) {
 	if size < 8 { // api key, version, correlation id at least
 		return nil, fmt.Errorf("%w: %d bytes is shorter than a request header", ErrFrameSize, size)
 	}
-	if cap(buf) >= int(size) {
+	switch {
+	case pooled:
+		buf = GetBuf(int(size))
+	case cap(buf) >= int(size):
 		buf = buf[:size]
-	} else {
+	default:
 		buf = make([]byte, size)
 	}
 	if _, err := io.ReadFull(r, buf); err != nil {
+		if pooled {
+			PutBuf(buf)
+		}
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
@@ -109,7 +127,9 @@ func AppendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte 
 	if need := len(dst) + sizeHint(resp); cap(dst) < need {
 		// Grow once up front: growing while kmsg appends would copy the
 		// record bytes of a fetch answer several times.
-		dst = append(make([]byte, 0, need), dst...)
+		// The buffer comes from the pool (GetBuf): give the frame back
+		// with PutBuf once written.
+		dst = append(GetBuf(need)[:0], dst...)
 	}
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)

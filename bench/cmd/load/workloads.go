@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -291,16 +293,43 @@ func natsConsume(ctx context.Context, f *loadFlags, each func([]byte)) (int64, i
 func runE2E(args []string) error {
 	f := newLoadFlags("e2e")
 	mbps := f.fs.Float64("mbps", 50, "produce rate in MB/s (1e6 bytes)")
+	timeline := f.fs.Bool("timeline", false, "print the worst latency of each second of arrivals to stderr (to correlate stalls with broker events)")
 	f.fs.Parse(args)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	rate := *mbps * 1e6 / float64(f.size)
 	stamp := func(v []byte) { binary.BigEndian.PutUint64(v, uint64(time.Now().UnixNano())) }
 	var e2e latencies
+	var (
+		tlMu    sync.Mutex
+		tlWorst = map[int64]time.Duration{} // unix second of arrival -> worst latency
+	)
 	each := func(v []byte) {
 		if len(v) >= 8 {
-			e2e.add(time.Duration(time.Now().UnixNano() - int64(binary.BigEndian.Uint64(v))))
+			now := time.Now().UnixNano()
+			d := time.Duration(now - int64(binary.BigEndian.Uint64(v)))
+			e2e.add(d)
+			if *timeline {
+				tlMu.Lock()
+				sec := now / 1e9
+				tlWorst[sec] = max(tlWorst[sec], d)
+				tlMu.Unlock()
+			}
 		}
+	}
+	if *timeline {
+		defer func() {
+			tlMu.Lock()
+			defer tlMu.Unlock()
+			secs := make([]int64, 0, len(tlWorst))
+			for s := range tlWorst {
+				secs = append(secs, s)
+			}
+			slices.Sort(secs)
+			for _, s := range secs {
+				fmt.Fprintf(os.Stderr, "timeline %s worst %.2f ms\n", time.Unix(s, 0).UTC().Format("15:04:05"), float64(tlWorst[s])/1e6)
+			}
+		}()
 	}
 	// Create the topic first, then start the consumer, then produce.
 	var prodLat latencies
