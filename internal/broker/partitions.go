@@ -198,6 +198,11 @@ func logConfig(c *config.Topic) storage.LogConfig {
 		FlushMessages:      c.FlushMessages,
 		FlushMs:            c.FlushMs,
 		FileDeleteDelayMs:  c.FileDeleteDelayMs,
+
+		Compact:                c.Compact,
+		DeleteRetentionMs:      c.DeleteRetentionMs,
+		MinCompactionLagMs:     c.MinCompactionLagMs,
+		MinCleanableDirtyRatio: c.MinCleanableDirtyRatio,
 	}
 	if !c.Delete {
 		lc.RetentionMs, lc.RetentionBytes = -1, -1

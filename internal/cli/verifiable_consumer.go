@@ -137,6 +137,10 @@ func runVerifiableConsumer(args []string, stdout, stderr io.Writer) error {
 		}
 
 		ev := newEventWriter(stdout)
+		// startup_complete goes out before the client exists: the client
+		// joins the group as soon as it is created, and its
+		// partitions_assigned must come after startup_complete.
+		ev.emit("startup_complete", nil)
 		cl, err := c.newConsumer(groupID,
 			kgo.ConsumeTopics(topic),
 			kgo.ConsumeResetOffset(reset),
@@ -156,7 +160,6 @@ func runVerifiableConsumer(args []string, stdout, stderr io.Writer) error {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 
-		ev.emit("startup_complete", nil)
 		var consumed int64
 		var runErr error
 		for maxMessages < 0 || consumed < maxMessages {

@@ -43,6 +43,13 @@ type LogConfig struct {
 	FlushMessages      int64 // flush.messages, default math.MaxInt64 (no fsync per write)
 	FlushMs            int64 // flush.ms, default math.MaxInt64
 	FileDeleteDelayMs  int64 // file.delete.delay.ms, default 60000
+
+	// Compaction (cleanup.policy=compact; see "Compaction" in the package
+	// documentation).
+	Compact                bool    // cleanup.policy contains compact, default false
+	DeleteRetentionMs      int64   // delete.retention.ms: tombstones' lifetime, default 1 day
+	MinCompactionLagMs     int64   // min.compaction.lag.ms, default 0
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio, default 0.5
 }
 
 // DefaultLogConfig is Kafka's default topic configuration.
@@ -57,6 +64,9 @@ func DefaultLogConfig() LogConfig {
 		FlushMessages:      math.MaxInt64,
 		FlushMs:            math.MaxInt64,
 		FileDeleteDelayMs:  60000,
+
+		DeleteRetentionMs:      86400000,
+		MinCleanableDirtyRatio: 0.5,
 	}
 }
 

@@ -151,10 +151,53 @@
 // the segments below it at once; when it reaches the log end offset the
 // active segment is rolled and deleted too.
 //
+// # Compaction
+//
+// For a log with cleanup.policy=compact (LogConfig.Compact), Maintain runs
+// a simplified Kafka LogCleaner (cleaner.go) after retention. The cleanable
+// segments are the longest prefix of sealed segments below the high
+// watermark whose largest timestamp is older than min.compaction.lag.ms;
+// the active segment is never cleaned. A pass runs when some of them are
+// dirty (at or past the cleaner offset) and the dirty ratio (bytes of
+// sealed segments at or past the cleaner offset / bytes of all sealed
+// segments) reaches min.cleanable.dirty.ratio. It builds a map key →
+// highest offset over the cleanable segments and rewrites each of them
+// keeping, per key, only the record at that offset; tombstones (null
+// value) whose batch's max timestamp is more than delete.retention.ms
+// before now are dropped too. Records without a key are kept. Control
+// and transactional batches (there are no transactions yet; the cleaner
+// does not track their outcome) are kept as they are and stay out of the
+// key map, and so is the last batch of each producer
+// id in the log (so that producer state rebuilt from the log still knows
+// its last sequence). A rewritten batch keeps its base offset, last offset
+// delta, producer fields, timestamps, leader epoch and codec (compressed
+// batches are decompressed, filtered and recompressed); its records keep
+// their offset deltas (gaps are legal in v2) and the CRC is recomputed. A
+// batch left without records is dropped; a segment left without batches
+// stays (empty) until the next open drops it.
+//
+// The cleaner offset is kept in memory only (no cleaner-offset-checkpoint):
+// after an open the whole log counts as dirty, so the first pass rewrites
+// what needs it and later passes run only when new segments are sealed.
+//
+// Crash safety follows Kafka's swap protocol, per segment: the new content
+// is written to <base>.log.cleaned and fsynced, renamed to <base>.log.swap
+// (the decision) and the directory fsynced; then, under the log's mutex,
+// the old segment's files are renamed to *.deleted (removed after
+// file.delete.delay.ms, so reads in flight finish, as for retention), the
+// swap file is renamed to <base>.log, its indexes are rebuilt and the new
+// segment replaces the old one in the list. Reading and rewriting run
+// without the mutex; a segment that was removed, truncated or made active
+// meanwhile is not swapped in. At open a *.cleaned file is deleted and a
+// <base>.log.swap completes its swap: the files of segment base are
+// deleted and the swap file becomes <base>.log (indexes rebuilt by
+// recovery).
+//
 // # Recovery
 //
-// At open, leftovers (*.deleted, *.tmp, *.swap, *.cleaned, indexes without
-// a log) are removed and every segment's indexes are sanity-checked (size a
+// At open, leftovers (*.deleted, *.tmp, *.cleaned, indexes without a log)
+// are removed, a cleaner's *.swap file completes its swap (see Compaction),
+// and every segment's indexes are sanity-checked (size a
 // multiple of the entry size, entries increasing, positions inside the
 // log). Without the clean-shutdown marker, every segment from the one
 // holding the recovery point on is recovered: its batches are read from the

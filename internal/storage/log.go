@@ -50,6 +50,9 @@ type Log struct {
 	cache  *fileCache // the Manager's: sealed segments' open files
 	logger *slog.Logger
 
+	// cleaning serializes the log cleaner's passes (see clean).
+	cleaning sync.Mutex
+
 	// Written with mu held, read without it.
 	leo      atomic.Int64
 	hw       atomic.Int64
@@ -71,6 +74,7 @@ type Log struct {
 		pending       []pendingDelete
 		hdrs          []records.Header // scratch for appends
 		staged        []producerEntry  // scratch for appends
+		cleanerOffset int64            // the sealed segments below it are clean (compaction); in memory only
 	}
 }
 

@@ -96,6 +96,9 @@ func (l *Log) maintain(nowMs, producerExpirationMs int64) error {
 			errs = append(errs, err)
 		}
 	}
+	if err := l.clean(nowMs); err != nil && !errors.Is(err, ErrLogClosed) {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

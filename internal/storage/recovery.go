@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,7 +92,8 @@ func createLog(p openParams, topicID [16]byte) (*Log, error) {
 // openLog opens and, when needed, recovers an existing partition directory:
 //
 //   - leftovers of interrupted operations (*.deleted, *.tmp, *.cleaned,
-//     *.swap, indexes without a log) are removed;
+//     indexes without a log) are removed; a cleaner's <base>.log.swap
+//     replaces the segment files of base (the swap was decided);
 //   - every segment's indexes are sanity-checked; a missing or corrupt index
 //     makes that segment recovered even after a clean shutdown;
 //   - without a clean shutdown, every segment from the one holding the
@@ -109,13 +111,16 @@ func openLog(p openParams) (*Log, error) {
 		return nil, storageErr("read partition dir", err)
 	}
 	var bases []int64
+	var swaps []string
 	indexes := map[string]bool{}
 	for _, de := range ents {
 		name := de.Name()
 		full := filepath.Join(p.dir, name)
 		switch {
+		case strings.HasSuffix(name, swapSuffix):
+			swaps = append(swaps, name)
 		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, ".tmp"),
-			strings.HasSuffix(name, ".cleaned"), strings.HasSuffix(name, ".swap"):
+			strings.HasSuffix(name, cleanedSuffix):
 			if err := removeMissing(fsys, full); err != nil {
 				return nil, storageErr("remove leftover", err)
 			}
@@ -133,6 +138,15 @@ func openLog(p openParams) (*Log, error) {
 					l.mu.topicID = id
 				}
 			}
+		}
+	}
+	swapped, err := completeSwaps(fsys, p.dir, swaps)
+	if err != nil {
+		return nil, storageErr("complete cleaner swap", err)
+	}
+	for _, b := range swapped {
+		if !slices.Contains(bases, b) {
+			bases = append(bases, b)
 		}
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -348,5 +349,67 @@ func TestRecoveryEpochsCheckpointedBeforeRecoveryPoint(t *testing.T) {
 		if e, off := l2.EndOffsetForEpoch(tc.epoch); e != tc.wantEpoch || off != tc.wantEnd {
 			t.Errorf("EndOffsetForEpoch(%d) = %d, %d; want %d, %d", tc.epoch, e, off, tc.wantEpoch, tc.wantEnd)
 		}
+	}
+}
+
+// TestRecoveryCleanerLeftovers: a *.cleaned file is dropped; a *.swap file
+// completes its swap, with the old segment files present or renamed away.
+func TestRecoveryCleanerLeftovers(t *testing.T) {
+	for _, tc := range []string{"cleaned", "swap", "swap-old-deleted"} {
+		t.Run(tc, func(t *testing.T) {
+			m, l, dir := newTestLog(t, testConfig())
+			appendKV(t, l, kvOpts{}, kv{"a", "1", false}) // 0
+			b1 := kvBatch(kvOpts{}, kv{"b", "1", false})
+			if _, err := l.AppendAsLeader(b1, 0, t0); err != nil { // 1
+				t.Fatal(err)
+			}
+			roll(t, l)
+			appendKV(t, l, kvOpts{}, kv{"c", "1", false}) // 2
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// The "cleaned" segment 0 holds only the batch at offset 1
+			// (b1 as appended: offset 1 was stamped into it).
+			log0 := segFile(dir, 0, logSuffix)
+			want := map[int64]string{0: "a=1", 1: "b=1", 2: "c=1"}
+			switch tc {
+			case "cleaned":
+				if err := os.WriteFile(log0+cleanedSuffix, b1, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			case "swap", "swap-old-deleted":
+				if err := os.WriteFile(log0+swapSuffix, b1, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if tc == "swap-old-deleted" {
+					for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+						f := segFile(dir, 0, suf)
+						if _, err := os.Stat(f); err == nil {
+							if err := os.Rename(f, f+deletedSuffix); err != nil {
+								t.Fatal(err)
+							}
+						}
+					}
+				}
+				delete(want, 0)
+			}
+			m2, l2 := reopen(t, dir)
+			defer m2.Close()
+			wantKV(t, readAllKV(t, l2), want)
+			ents, _ := os.ReadDir(partDir(dir))
+			for _, e := range ents {
+				if strings.HasSuffix(e.Name(), cleanedSuffix) || strings.HasSuffix(e.Name(), swapSuffix) ||
+					strings.HasSuffix(e.Name(), deletedSuffix) {
+					t.Fatalf("leftover %s", e.Name())
+				}
+			}
+			if _, err := os.Stat(segFile(dir, 0, logSuffix)); err != nil {
+				t.Fatalf("segment 0: %v", err)
+			}
+			appendKV(t, l2, kvOpts{}, kv{"d", "1", false})
+			if l2.LogEndOffset() != 4 {
+				t.Fatalf("end %d", l2.LogEndOffset())
+			}
+		})
 	}
 }
