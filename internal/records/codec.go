@@ -231,20 +231,7 @@ var gzipEncoders = sync.Pool{New: func() any {
 	return w
 }}
 
-func gzipAppend(dst, src []byte) ([]byte, error) {
-	zw := gzipEncoders.Get().(*gzip.Writer)
-	defer gzipEncoders.Put(zw)
-	aw := appendWriter{b: dst}
-	zw.Reset(&aw)
-	if _, err := zw.Write(src); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	zw.Reset(nil)
-	return aw.b, nil
-}
+func gzipAppend(dst, src []byte) ([]byte, error) { return compressPooled(&gzipEncoders, dst, src) }
 
 // --- lz4 ---
 
@@ -274,9 +261,19 @@ var lz4Encoders = sync.Pool{New: func() any {
 	return w
 }}
 
-func lz4Append(dst, src []byte) ([]byte, error) {
-	zw := lz4Encoders.Get().(*lz4.Writer)
-	defer lz4Encoders.Put(zw)
+func lz4Append(dst, src []byte) ([]byte, error) { return compressPooled(&lz4Encoders, dst, src) }
+
+// pooledWriter is a streaming compressor that can be reset onto a new
+// destination (gzip.Writer, lz4.Writer).
+type pooledWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// compressPooled compresses src onto dst with a writer from pool.
+func compressPooled(pool *sync.Pool, dst, src []byte) ([]byte, error) {
+	zw := pool.Get().(pooledWriter)
+	defer pool.Put(zw)
 	aw := appendWriter{b: dst}
 	zw.Reset(&aw)
 	if _, err := zw.Write(src); err != nil {
