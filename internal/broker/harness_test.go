@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/testbroker/testports"
 )
 
 // testBroker is a real broker on loopback ports in a temp dir.
@@ -25,17 +24,8 @@ type testBroker struct {
 	srv  *Server
 }
 
-// freePort asks the kernel for a free loopback port. The controller port
-// must be known before start because the voters list names it.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort asks the kernel for a free loopback port.
+func freePort(t testing.TB) int { return testports.Free(t) }
 
 func testLogger() *slog.Logger {
 	if os.Getenv("SAMSA_TEST_LOG") != "" {
@@ -45,28 +35,13 @@ func testLogger() *slog.Logger {
 }
 
 // startBroker starts a broker in a new temp dir; overrides are key=value.
-// The controller port must be chosen before start (the voters list names
-// it), so another process may take it in between: a start that fails to
-// bind is retried with a new port.
 func startBroker(t testing.TB, overrides ...string) *testBroker {
 	t.Helper()
 	tb := &testBroker{t: t, dir: t.TempDir()}
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		cport := freePort(t)
-		tb.opts = append([]string{
-			"listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:" + fmt.Sprint(cport),
-			"controller.quorum.voters=1@127.0.0.1:" + fmt.Sprint(cport),
-			"log.dirs=" + tb.dir,
-			"samsa.http.listener=127.0.0.1:0",
-		}, overrides...)
-		if err = tb.tryStart(); err == nil || !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb.opts = testports.Start(t, tb.dir, overrides, func(opts []string) error {
+		tb.opts = opts
+		return tb.tryStart()
+	})
 	t.Cleanup(func() { tb.stop() })
 	return tb
 }

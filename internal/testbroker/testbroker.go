@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/broker"
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/testbroker/testports"
 )
 
 // Broker is a running in-process broker.
@@ -38,22 +37,10 @@ type Broker struct {
 func Start(t testing.TB, overrides ...string) *Broker {
 	t.Helper()
 	b := &Broker{t: t, Dir: t.TempDir()}
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		cport := FreePort(t)
-		b.opts = append([]string{
-			"listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:" + fmt.Sprint(cport),
-			"controller.quorum.voters=1@127.0.0.1:" + fmt.Sprint(cport),
-			"log.dirs=" + b.Dir,
-			"samsa.http.listener=127.0.0.1:0",
-		}, overrides...)
-		if err = b.tryStart(); err == nil || !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	b.opts = testports.Start(t, b.Dir, overrides, func(opts []string) error {
+		b.opts = opts
+		return b.tryStart()
+	})
 	t.Cleanup(b.Stop)
 	return b
 }
@@ -125,15 +112,7 @@ func (b *Broker) Client(opts ...kgo.Opt) *kgo.Client {
 func (b *Broker) Admin() *kadm.Client { return kadm.NewClient(b.Client()) }
 
 // FreePort asks the kernel for a free loopback port.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func FreePort(t testing.TB) int { return testports.Free(t) }
 
 // logger is quiet unless SAMSA_TEST_LOG is set.
 func logger() *slog.Logger {
