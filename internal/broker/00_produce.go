@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -42,24 +46,37 @@ func handleProduce(s *Server, r *request) kmsg.Response {
 		reqErr = errTransactionsUnsupported
 	}
 
-	var waits []hwWait
-	failed := false
-	for _, rt := range req.Topics {
-		st := kmsg.NewProduceResponseTopic()
-		st.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
+	// One job per partition, in request order; the appends run in
+	// parallel when the request is large (see runProduceJobs).
+	var jobs []produceJob
+	for ti := range req.Topics {
+		rt := &req.Topics[ti]
+		for pi := range rt.Partitions {
+			rp := &rt.Partitions[pi]
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			err := reqErr
-			if err == nil {
-				var w *hwWait
-				w, err = s.produceTo(req.Version, rt.Topic, rp.Partition, rp.Records, req.Acks, now, &sp)
-				if w != nil {
-					waits = append(waits, *w)
-				}
+			jobs = append(jobs, produceJob{topic: rt.Topic, part: rp.Partition, set: rp.Records, sp: sp, err: reqErr})
+		}
+	}
+	if reqErr == nil {
+		s.runProduceJobs(req.Version, req.Acks, now, jobs)
+	}
+
+	var waits []hwWait
+	failed := false
+	j := 0
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for range rt.Partitions {
+			job := &jobs[j]
+			j++
+			sp := job.sp
+			if job.wait != nil {
+				waits = append(waits, *job.wait)
 			}
-			if err != nil {
+			if err := job.err; err != nil {
 				failed = true
 				sp.ErrorCode = errCode(err)
 				if req.Version >= 8 {
@@ -72,7 +89,7 @@ func handleProduce(s *Server, r *request) kmsg.Response {
 						sp.ErrorRecords = append(sp.ErrorRecords, er)
 					}
 				}
-				s.logger.Debug("produce failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
+				s.logger.Debug("produce failed", "topic", rt.Topic, "partition", job.part, "err", err)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -106,6 +123,95 @@ func handleProduce(s *Server, r *request) kmsg.Response {
 		r.done(resp)
 	}()
 	return nil
+}
+
+// produceJob is one partition of a produce request: its input, and what
+// produceTo made of it.
+type produceJob struct {
+	topic string
+	part  int32
+	set   []byte
+	sp    kmsg.ProduceResponseTopicPartition
+	wait  *hwWait
+	err   error
+}
+
+// parallelProduceBytes is the size of a produce request from which its
+// partitions are validated and appended by several goroutines. An
+// idempotent producer has one request in flight per broker, so the time
+// the broker spends on a request (CRC-32C and the copy into the page
+// cache, about 0.5 ms per MiB) is time the producer waits: spread over the
+// CPUs, a request of 8 partitions x 1 MiB is answered about twice as fast
+// on 2 CPUs. Below this size a goroutine costs more than it saves.
+const parallelProduceBytes = 256 << 10
+
+// runProduceJobs runs produceTo for every job, on up to GOMAXPROCS
+// goroutines when the request is large enough. Each job touches only its
+// own partition's log, which has its own lock. A panic in a worker is
+// carried back to this goroutine, where the connection's dispatch
+// recovers it as for any handler.
+func (s *Server) runProduceJobs(version, acks int16, now time.Time, jobs []produceJob) {
+	run := func(j *produceJob) {
+		j.wait, j.err = s.produceTo(version, j.topic, j.part, j.set, acks, now, &j.sp)
+	}
+	total := 0
+	for i := range jobs {
+		total += len(jobs[i].set)
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	if workers < 2 || total < parallelProduceBytes || repeatsPartition(jobs) {
+		for i := range jobs {
+			run(&jobs[i])
+		}
+		return
+	}
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		panicked atomic.Value
+	)
+	work := func() {
+		defer func() {
+			if p := recover(); p != nil {
+				panicked.CompareAndSwap(nil, fmt.Sprintf("produce worker: %v\n%s", p, debug.Stack()))
+			}
+		}()
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(jobs) {
+				return
+			}
+			run(&jobs[i])
+		}
+	}
+	for range workers - 1 {
+		wg.Add(1)
+		go func() { defer wg.Done(); work() }()
+	}
+	work()
+	wg.Wait()
+	if p := panicked.Load(); p != nil {
+		panic(p)
+	}
+}
+
+// repeatsPartition reports whether a partition appears twice in the
+// request: Kafka appends such sets in request order, which parallel jobs
+// would not keep (an idempotent producer's second batch could land first).
+func repeatsPartition(jobs []produceJob) bool {
+	type tp struct {
+		t string
+		p int32
+	}
+	seen := make(map[tp]struct{}, len(jobs))
+	for i := range jobs {
+		k := tp{jobs[i].topic, jobs[i].part}
+		if _, ok := seen[k]; ok {
+			return true
+		}
+		seen[k] = struct{}{}
+	}
+	return false
 }
 
 // hwWait is an acks=all append waiting for the high watermark to pass it.

@@ -12,12 +12,16 @@
 //	load ready    -addr A -topic T -since UNIXNANO
 //	load report   -in results.jsonl -png out.png -meta "machine line"
 //	load freeport (prints a free loopback port)
+//
+// LOAD_CPUPROFILE=file writes a CPU profile of the load generator itself
+// (to see how much of the machine the client takes).
 package main
 
 import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/pprof"
 )
 
 // result is one JSON line: a workload's figures for one broker.
@@ -33,9 +37,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: load produce|consume|e2e|many|fill|ready|report [flags]")
 		os.Exit(2)
 	}
+	if p := os.Getenv("LOAD_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
+	err := run(os.Args[1], os.Args[2:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+func run(cmd string, args []string) error {
 	var err error
-	args := os.Args[2:]
-	switch os.Args[1] {
+	switch cmd {
 	case "produce":
 		err = runProduce(args)
 	case "consume":
@@ -53,12 +71,9 @@ func main() {
 	case "freeport":
 		err = runFreePort()
 	default:
-		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
+		err = fmt.Errorf("unknown subcommand %q", cmd)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "load:", err)
-		os.Exit(1)
-	}
+	return err
 }
 
 // runFreePort prints a loopback port nothing listens on (the script starts
