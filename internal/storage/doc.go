@@ -63,8 +63,8 @@
 // recovery point moves only after an fsync.
 //
 // Every MiB an active segment grows, the append queues a request to the
-// Manager's write-out goroutine (writeback.go), which, writebackDelay (5 s)
-// later, asks the kernel to start writing those pages out (sync_file_range with
+// Manager's write-out goroutine (writeback.go), which asks the kernel to
+// start writing those pages out (sync_file_range with
 // SYNC_FILE_RANGE_WRITE, see vfs.StartWriteback): no waiting and no
 // durability promise, only the write-out of the page cache spread at the
 // produce rate; a full queue drops the request (the kernel writes those
