@@ -8,7 +8,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/storage"
-	"github.com/samsa-streaming/samsa/internal/wire"
 )
 
 // Fetch v4-v17.
@@ -35,12 +34,12 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 		resp.ErrorCode = code
 		return resp
 	}
-	var fb fetchBufs
+	var fb fetchPayload
 	resp, sent, n, urgent := s.readFetch(req, plan, &fb)
 	if urgent || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(plan.keys) == 0 {
 		s.sessions.commit(plan, sent)
-		s.countFetched(resp)
-		r.bufs = fb.take()
+		s.countFetched(resp, &fb)
+		r.payload = fb.take()
 		return resp
 	}
 
@@ -71,8 +70,8 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 				resp, sent, n, urgent = s.readFetch(req, plan, &fb)
 				if urgent || n >= int(req.MinBytes) {
 					s.sessions.commit(plan, sent)
-					s.countFetched(resp)
-					r.bufs = fb.take()
+					s.countFetched(resp, &fb)
+					r.payload = fb.take()
 					r.done(resp)
 					return
 				}
@@ -80,12 +79,12 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 				fb.release()
 				resp, sent, _, _ = s.readFetch(req, plan, &fb)
 				s.sessions.commit(plan, sent)
-				s.countFetched(resp)
-				r.bufs = fb.take()
+				s.countFetched(resp, &fb)
+				r.payload = fb.take()
 				r.done(resp)
 				return
 			case <-s.ctx.Done():
-				r.bufs = fb.take()
+				r.payload = fb.take()
 				r.done(resp) // not committed: the client will not see it
 				return
 			}
@@ -95,13 +94,13 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 }
 
 // countFetched adds the record bytes of an answer to the bytes-out metric.
-func (s *Server) countFetched(resp *kmsg.FetchResponse) {
+func (s *Server) countFetched(resp *kmsg.FetchResponse, fb *fetchPayload) {
 	img := s.meta.Image()
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
 		n := 0
 		for j := range t.Partitions {
-			n += len(t.Partitions[j].RecordBatches)
+			n += fb.recordLen(t.Partitions[j].RecordBatches)
 		}
 		if n == 0 {
 			continue
@@ -130,36 +129,11 @@ func (s *Server) partitionFor(k sessionKey) *partition {
 	return s.parts.get(name, k.part)
 }
 
-// fetchBufs collects the pooled buffers that the record bytes of one fetch
-// answer were read into. They go back to the pool when the answer is
-// encoded (request.done) or dropped (a delayed fetch that reads again).
-type fetchBufs struct{ b [][]byte }
-
-func (fb *fetchBufs) alloc(n int) []byte {
-	b := wire.GetBuf(n)
-	fb.b = append(fb.b, b)
-	return b
-}
-
-// take hands the buffers over (to request.bufs).
-func (fb *fetchBufs) take() [][]byte {
-	b := fb.b
-	fb.b = nil
-	return b
-}
-
-func (fb *fetchBufs) release() {
-	for _, b := range fb.b {
-		wire.PutBuf(b)
-	}
-	fb.b = fb.b[:0]
-}
-
 // readFetch reads every partition of the plan once and builds the answer. It
 // returns the number of record bytes and whether a partition has an error
 // (which answers a fetch at once). The record bytes are read into buffers
-// from fb.
-func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan, fb *fetchBufs) (*kmsg.FetchResponse, map[sessionKey]sentState, int, bool) {
+// of fb, or left in their files as regions of fb.
+func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan, fb *fetchPayload) (*kmsg.FetchResponse, map[sessionKey]sentState, int, bool) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	var sent map[sessionKey]sentState
 	if plan.session != nil {
@@ -202,7 +176,7 @@ func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan, fb *fetchBuf
 			// Empty, not null: librdkafka rejects a null record set.
 			rp.RecordBatches = []byte{}
 		}
-		n := len(rp.RecordBatches)
+		n := fb.recordLen(rp.RecordBatches)
 		total += n
 		remaining -= int64(n)
 
@@ -225,7 +199,7 @@ func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan, fb *fetchBuf
 }
 
 // readPartition reads one partition for a consumer into rp.
-func (s *Server) readPartition(topic string, part int32, sp *sessionPart, isolation int8, maxBytes int32, minOne bool, fb *fetchBufs, rp *kmsg.FetchResponseTopicPartition) error {
+func (s *Server) readPartition(topic string, part int32, sp *sessionPart, isolation int8, maxBytes int32, minOne bool, fb *fetchPayload, rp *kmsg.FetchResponseTopicPartition) error {
 	p := s.parts.get(topic, part)
 	if p == nil {
 		return s.absentPartitionError(topic, part)
@@ -245,7 +219,7 @@ func (s *Server) readPartition(topic string, part int32, sp *sessionPart, isolat
 	if sp.fetchOffset > hw && sp.fetchOffset <= p.log.LogEndOffset() {
 		return nil // between HW and LEO: nothing to read yet, not an error
 	}
-	rr, err := p.log.ReadAlloc(sp.fetchOffset, maxBytes, hw, minOne, fb.alloc)
+	rr, rg, err := p.log.ReadRegion(sp.fetchOffset, maxBytes, hw, minOne, sendfileMinBytes, fb.alloc)
 	if err != nil {
 		if errors.Is(err, storage.ErrOffsetOutOfRange) {
 			rp.LogStartOffset = p.log.LogStartOffset()
@@ -253,6 +227,9 @@ func (s *Server) readPartition(topic string, part int32, sp *sessionPart, isolat
 		return err
 	}
 	rp.RecordBatches = rr.Records
+	if rg != nil {
+		rp.RecordBatches = fb.addRegion(rg)
+	}
 	rp.LogStartOffset = rr.LogStartOffset
 	return nil
 }

@@ -35,6 +35,9 @@ type conn struct {
 	slots     chan *slot
 	closed    chan struct{}
 	closeOnce sync.Once
+
+	outMu   sync.Mutex
+	outDone bool // the writer has stopped: deliver releases responses
 }
 
 // slot holds the encoded response of one request, or an empty outFrame for
@@ -42,13 +45,22 @@ type conn struct {
 type slot struct{ ch chan outFrame }
 
 // outFrame is an encoded response: frame, or (a fetch answer whose record
-// bytes are not copied) the buffers of vec, written with writev, which
-// refer to frame and to bufs. The writer gives frame and bufs back to the
-// pool once written.
+// bytes are not copied) the buffers of vec, written in order, which refer
+// to frame and to payload: pooled buffers (written with writev) and file
+// regions (sent with sendfile where vec holds their stand-in). The writer
+// gives frame and payload back once written, or dropped.
 type outFrame struct {
-	frame []byte
-	vec   net.Buffers
-	bufs  [][]byte
+	frame   []byte
+	vec     net.Buffers
+	payload fetchPayload
+}
+
+func (o *outFrame) release() {
+	o.payload.release()
+	if o.frame != nil {
+		putFrameBuf(o.frame)
+		o.frame = nil
+	}
 }
 
 // request is one decoded request on its way through a handler.
@@ -59,10 +71,10 @@ type request struct {
 	once  sync.Once
 	sl    *slot
 	start time.Time // arrival, for the request duration metric
-	// bufs are pooled buffers (wire.GetBuf) the response refers to (a
-	// fetch's record bytes); done gives them back once the response is
-	// encoded.
-	bufs [][]byte
+	// payload is what the response refers to outside its frame (a
+	// fetch's record buffers and file regions); done hands it to the
+	// writer with the encoded response.
+	payload fetchPayload
 }
 
 // done answers the request; only the first call counts. A nil response means
@@ -73,25 +85,41 @@ func (r *request) done(resp kmsg.Response) {
 			r.c.s.metrics.observeRequest(r.hdr.Key, time.Since(r.start))
 		}
 		if resp == nil {
-			r.sl.ch <- outFrame{}
+			r.c.deliver(r.sl, outFrame{})
 			return
 		}
-		if f, ok := resp.(*kmsg.FetchResponse); ok && len(r.bufs) > 0 {
-			// The record bytes go out from the read buffers (writev)
-			// instead of being copied into the frame.
-			if frame, vec, ok := wire.AppendFetchResponseVec(getFrameBuf(), r.hdr.CorrelationID, f); ok {
-				r.sl.ch <- outFrame{frame: frame, vec: vec, bufs: r.bufs}
-				r.bufs = nil
+		if f, ok := resp.(*kmsg.FetchResponse); ok && !r.payload.empty() {
+			// The record bytes go out from the read buffers (writev) and
+			// the segment files (sendfile) instead of being copied into
+			// the frame.
+			if frame, vec, ok := wire.AppendFetchResponseVec(getFrameBuf(), r.hdr.CorrelationID, f, r.payload.extLen); ok {
+				r.c.deliver(r.sl, outFrame{frame: frame, vec: vec, payload: r.payload.take()})
+				return
+			}
+			if err := r.payload.materialize(f); err != nil {
+				r.c.logger.Warn("closing connection: fetch answer unreadable", "err", err)
+				r.payload.release()
+				r.c.close()
+				r.c.deliver(r.sl, outFrame{})
 				return
 			}
 		}
 		frame := wire.AppendResponse(getFrameBuf(), r.hdr.CorrelationID, resp)
-		for _, b := range r.bufs {
-			wire.PutBuf(b)
-		}
-		r.bufs = nil
-		r.sl.ch <- outFrame{frame: frame}
+		r.payload.release()
+		r.c.deliver(r.sl, outFrame{frame: frame})
 	})
+}
+
+// deliver hands a response to the writer, or releases it once the writer
+// is gone (the connection closed while the request was in a handler).
+func (c *conn) deliver(sl *slot, out outFrame) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.outDone {
+		out.release()
+		return
+	}
+	sl.ch <- out // buffered, and written once per slot: never blocks
 }
 
 func (c *conn) close() {
@@ -223,29 +251,95 @@ func (c *conn) dispatch(ah *apiHandler, r *request) (resp kmsg.Response, ok bool
 }
 
 func (c *conn) writeLoop() {
+	var cur *slot // the slot being waited for, if any
+	defer func() { c.dropPending(cur) }()
 	for sl := range c.slots {
+		cur = sl
 		var out outFrame
 		select {
 		case out = <-sl.ch:
 		case <-c.closed:
 			return
 		}
+		cur = nil
 		if out.frame == nil {
 			continue
 		}
-		var err error
-		if out.vec != nil {
-			_, err = out.vec.WriteTo(c.nc)
-			for _, b := range out.bufs {
-				wire.PutBuf(b)
-			}
-		} else {
-			_, err = c.nc.Write(out.frame)
-		}
-		putFrameBuf(out.frame)
+		err := c.write(&out)
+		out.release()
 		if err != nil {
 			c.logger.Debug("write failed", "err", err)
 			c.close()
+			return
+		}
+	}
+}
+
+// write sends one response.
+func (c *conn) write(out *outFrame) error {
+	if out.vec == nil {
+		_, err := c.nc.Write(out.frame)
+		return err
+	}
+	if len(out.payload.regions) == 0 {
+		_, err := out.vec.WriteTo(c.nc)
+		return err
+	}
+	// Buffers go out with writev, regions with sendfile, in order.
+	start := 0
+	for i, b := range out.vec {
+		rg := out.payload.region(b)
+		if rg == nil {
+			continue
+		}
+		if start < i {
+			part := out.vec[start:i]
+			if _, err := part.WriteTo(c.nc); err != nil {
+				return err
+			}
+		}
+		zeroCopy, err := sendRegion(c.nc, &out.payload, rg)
+		if err != nil {
+			return err
+		}
+		if zeroCopy {
+			c.s.metrics.sendfileBytes.Add(float64(rg.Len))
+		}
+		start = i + 1
+	}
+	if start < len(out.vec) {
+		part := out.vec[start:]
+		_, err := part.WriteTo(c.nc)
+		return err
+	}
+	return nil
+}
+
+// dropPending releases the responses that will not be written once the
+// writer stops: the one it was waiting for and those of queued slots;
+// responses delivered later are released by deliver.
+func (c *conn) dropPending(cur *slot) {
+	c.outMu.Lock()
+	c.outDone = true
+	c.outMu.Unlock()
+	drain := func(sl *slot) {
+		select {
+		case out := <-sl.ch:
+			out.release()
+		default:
+		}
+	}
+	if cur != nil {
+		drain(cur)
+	}
+	for {
+		select {
+		case sl, ok := <-c.slots:
+			if !ok {
+				return
+			}
+			drain(sl)
+		default:
 			return
 		}
 	}

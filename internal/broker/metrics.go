@@ -31,6 +31,7 @@ type metrics struct {
 	bytesOut        *prometheus.CounterVec
 	messagesIn      *prometheus.CounterVec
 	connections     prometheus.Gauge
+	sendfileBytes   prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -58,7 +59,10 @@ func newMetrics(s *Server) *metrics {
 	m.connections = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kafka_server_socket_server_connections", Help: "Open client connections.",
 	})
-	m.reg.MustRegister(m.requests, m.requestErrors, m.requestDuration, m.bytesIn, m.bytesOut, m.messagesIn, m.connections,
+	m.sendfileBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "samsa_fetch_sendfile_bytes_total", Help: "Record bytes fetchers were sent straight from segment files (sendfile), without a copy through the broker's memory.",
+	})
+	m.reg.MustRegister(m.requests, m.requestErrors, m.requestDuration, m.bytesIn, m.bytesOut, m.messagesIn, m.connections, m.sendfileBytes,
 		&partitionCollector{s: s},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

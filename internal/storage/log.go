@@ -432,41 +432,97 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 // ReadResult.Records is not nil it is a prefix of that buffer. When alloc
 // was called but Records is nil (an error) the buffer is not used.
 func (l *Log) ReadAlloc(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, alloc func(n int) []byte) (ReadResult, error) {
+	res, _, err := l.read(offset, maxBytes, maxOffset, minOneBatch, readOpts{alloc: alloc})
+	return res, err
+}
+
+// ReadRegion is ReadAlloc for a caller that can send file bytes without
+// reading them (sendfile): when the answer is at least minRegion bytes and
+// its end is known without reading the batches (the segment lies wholly
+// below maxOffset, or maxOffset is the log end offset, as on a single node
+// with the high watermark caught up), it returns a Region of the segment
+// file instead of Records, and the caller must Release it. Its first batch
+// is always whole (with minOneBatch even when larger than maxBytes); it ends
+// after its last whole batch, or, when finding that would take many header
+// reads (small batches, see regionLen), at maxBytes inside a batch, as
+// Kafka's fetch does (consumers drop a partial batch at the end of a
+// partition's records). Otherwise the records are read as by ReadAlloc.
+func (l *Log) ReadRegion(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, minRegion int64, alloc func(n int) []byte) (ReadResult, *Region, error) {
+	return l.read(offset, maxBytes, maxOffset, minOneBatch, readOpts{alloc: alloc, minRegion: max(minRegion, 1)})
+}
+
+// readOpts are the ways a read can hand its bytes over.
+type readOpts struct {
+	alloc     func(int) []byte // buffer for the records (nil: make)
+	minRegion int64            // > 0: answer with a Region from this size on
+	active    *segment         // the active segment at lookup time
+	activeEnd int64            // its end at lookup time if every batch in it is below maxOffset, else -1
+}
+
+func (l *Log) read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, o readOpts) (ReadResult, *Region, error) {
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
-		return ReadResult{}, ErrLogClosed
+		return ReadResult{}, nil, ErrLogClosed
 	}
 	leo := l.leo.Load()
 	res := ReadResult{HighWatermark: l.hw.Load(), LogStartOffset: l.logStart.Load(), LogEndOffset: leo}
 	if offset < res.LogStartOffset || offset > leo {
 		l.mu.Unlock()
-		return res, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, res.LogStartOffset, leo)
+		return res, nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, res.LogStartOffset, leo)
 	}
 	if maxOffset < 0 || maxOffset > leo {
 		maxOffset = leo
 	}
 	if offset >= maxOffset {
 		l.mu.Unlock()
-		return res, nil
+		return res, nil, nil
 	}
 	segs := l.mu.segs
 	i := segmentFor(segs, offset)
 	pos, err := segs[i].idx.lookupPosition(offset - segs[i].base)
+	o.active, o.activeEnd = segs[len(segs)-1], -1
+	if maxOffset == leo {
+		o.activeEnd = o.active.size.Load()
+	}
 	l.mu.Unlock()
 	if err != nil {
-		return res, storageErr("read offset index", err)
+		return res, nil, storageErr("read offset index", err)
 	}
-	res.Records, err = readFrom(segs[i:], pos, offset, maxBytes, maxOffset, minOneBatch, alloc)
+	var rg *Region
+	res.Records, rg, err = readFrom(segs[i:], pos, offset, maxBytes, maxOffset, minOneBatch, o)
 	if errors.Is(err, ErrLogClosed) && !l.isClosed() {
 		// The segment was removed (retention, truncation) and its file
 		// closed while we read it: the offset is gone.
 		err = fmt.Errorf("%w: segment removed during the read", ErrOffsetOutOfRange)
 	}
 	if err != nil {
-		return res, err
+		return res, nil, err
 	}
-	return res, nil
+	return res, rg, nil
+}
+
+// Region is a byte range of a segment file left for the caller to send
+// without reading it (Log.ReadRegion). It holds a reference on the file,
+// which stays open (even if the segment is deleted or the file cache
+// evicts it) until Release.
+type Region struct {
+	h   *cachedFile
+	f   vfs.File
+	Pos int64 // position in the file
+	Len int64 // bytes
+}
+
+// File is the open segment file; valid until Release.
+func (r *Region) File() vfs.File { return r.f }
+
+// Release drops the region's reference on the file. It may be called more
+// than once.
+func (r *Region) Release() {
+	if r.h != nil {
+		r.h.release()
+		r.h, r.f = nil, nil
+	}
 }
 
 // segmentFor returns the index of the last segment whose base is <= offset
@@ -480,57 +536,108 @@ func segmentFor(segs []*segment, offset int64) int {
 // later one), starting at file position pos of segs[0]. Each segment's file
 // is acquired from the cache for the read (reopened if it was closed), so
 // only a segment removed meanwhile fails (ErrLogClosed).
-func readFrom(segs []*segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, alloc func(int) []byte) ([]byte, error) {
+func readFrom(segs []*segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, o readOpts) ([]byte, *Region, error) {
 	for k, s := range segs {
 		if k > 0 {
 			pos = 0
 		}
-		b, found, err := readSegment(s, pos, offset, maxBytes, maxOffset, minOneBatch, alloc)
+		// end: where the batches below maxOffset end, when that is known
+		// without reading them (-1 otherwise).
+		end := int64(-1)
+		switch {
+		case s == o.active:
+			end = o.activeEnd
+		case k+1 < len(segs) && segs[k+1].base <= maxOffset:
+			end = s.size.Load() // sealed, and wholly below maxOffset
+		}
+		b, rg, found, err := readSegment(s, pos, offset, maxBytes, maxOffset, minOneBatch, end, o)
 		if err != nil || found {
-			return b, err
+			return b, rg, err
 		}
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
-func readSegment(s *segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, alloc func(int) []byte) ([]byte, bool, error) {
+func readSegment(s *segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, knownEnd int64, o readOpts) ([]byte, *Region, bool, error) {
 	end := s.size.Load()
 	if pos >= end {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	f, err := s.logFile.acquire()
 	if err != nil {
-		return nil, false, readErr(err)
+		return nil, nil, false, readErr(err)
 	}
 	defer s.logFile.release()
 	start, p, found, err := seekBatch(f, pos, end, offset)
 	if err != nil {
-		return nil, false, readErr(err)
+		return nil, nil, false, readErr(err)
 	}
 	if !found {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	if p.base >= maxOffset {
-		return nil, true, nil
+		return nil, nil, true, nil
+	}
+	if o.minRegion > 0 && knownEnd >= start+p.size {
+		limit := min(int64(maxBytes), knownEnd-start)
+		if p.size > limit {
+			if !minOneBatch {
+				return nil, nil, true, nil
+			}
+			limit = p.size
+		}
+		if limit >= o.minRegion {
+			n := regionLen(f, start, limit, p.size, knownEnd)
+			s.logFile.ref() // the region's own, dropped by Region.Release
+			return nil, &Region{h: s.logFile, f: f, Pos: start, Len: n}, true, nil
+		}
 	}
 	n := min(int64(maxBytes), end-start)
 	if p.size > n {
 		if !minOneBatch {
-			return nil, true, nil
+			return nil, nil, true, nil
 		}
 		n = p.size
 	}
 	var buf []byte
-	if alloc != nil {
-		buf = alloc(int(n))
+	if o.alloc != nil {
+		buf = o.alloc(int(n))
 	} else {
 		buf = make([]byte, n)
 	}
 	got, err := f.ReadAt(buf, start)
 	if got < len(buf) && err != nil && !errors.Is(err, io.EOF) {
-		return nil, true, readErr(err)
+		return nil, nil, true, readErr(err)
 	}
-	return wholeBatches(buf[:got], maxOffset), true, nil
+	return wholeBatches(buf[:got], maxOffset), nil, true, nil
+}
+
+// regionPeeks bounds the batch headers regionLen reads.
+const regionPeeks = 32
+
+// regionLen is the length of a region at start of at most limit bytes whose
+// first batch is first bytes long: cut after the last whole batch when the
+// batches are few and large (what sendfile is for; the bytes of a partial
+// batch would be sent for nothing), or at limit, inside a batch, when more
+// than regionPeeks headers would have to be read to find the boundary (the
+// partial batch is then small next to the region).
+func regionLen(f vfs.File, start, limit, first, knownEnd int64) int64 {
+	var buf [records.HeaderSize]byte
+	n := first
+	for range regionPeeks {
+		if n >= limit {
+			return limit
+		}
+		p, err := peekAt(f, start+n, knownEnd, &buf)
+		if err != nil {
+			return n // cannot see past here: stop at the last batch known whole
+		}
+		if n+p.size > limit {
+			return n
+		}
+		n += p.size
+	}
+	return limit
 }
 
 // wholeBatches cuts buf after its last whole batch below maxOffset.

@@ -32,21 +32,36 @@ func init() { rand.Read(fetchMarker[:]) }
 // written). ok is false when there is nothing to leave out or the frame
 // could not be split; nothing is returned then and resp is unchanged.
 //
+// ext, when not nil, names record sets that are not in memory at all (file
+// regions the writer sends with sendfile): for a partition's RecordBatches
+// it returns the length of the records they stand for, or -1 for ordinary
+// bytes. The frame gets that length, and vec holds the stand-in slice
+// itself (the same slice, so the writer can recognise it) where the
+// records go.
+//
 // kmsg encodes everything else, so every Fetch version is covered: the
 // record bytes are a (compact, from v12) nullable bytes field, whose length
 // prefix is rewritten for the real length.
-func AppendFetchResponseVec(dst []byte, correlationID int32, resp *kmsg.FetchResponse) (frame []byte, vec net.Buffers, ok bool) {
+func AppendFetchResponseVec(dst []byte, correlationID int32, resp *kmsg.FetchResponse, ext func(records []byte) int64) (frame []byte, vec net.Buffers, ok bool) {
 	type big struct {
 		p      *kmsg.FetchResponseTopicPartition
 		orig   []byte
+		n      int64 // length of the records orig holds or stands for
 		marker [16]byte
 	}
 	var bigs []big
 	for i := range resp.Topics {
 		for j := range resp.Topics[i].Partitions {
 			p := &resp.Topics[i].Partitions[j]
-			if len(p.RecordBatches) >= vecMinRecords {
-				b := big{p: p, orig: p.RecordBatches}
+			n := int64(-1)
+			if ext != nil {
+				n = ext(p.RecordBatches)
+			}
+			if n < 0 && len(p.RecordBatches) >= vecMinRecords {
+				n = int64(len(p.RecordBatches))
+			}
+			if n >= 0 {
+				b := big{p: p, orig: p.RecordBatches, n: n}
 				copy(b.marker[:], fetchMarker[:])
 				binary.BigEndian.PutUint32(b.marker[12:], uint32(len(bigs)))
 				bigs = append(bigs, b)
@@ -83,7 +98,7 @@ func AppendFetchResponseVec(dst []byte, correlationID int32, resp *kmsg.FetchRes
 		} else if at-4 < pos || binary.BigEndian.Uint32(frame[at-4:]) != 16 {
 			return nil, nil, false
 		}
-		n := len(bigs[i].orig)
+		n := bigs[i].n
 		p0 := len(prefixes)
 		if flexible {
 			prefixes = kbin.AppendUvarint(prefixes, uint32(n+1))
@@ -91,7 +106,7 @@ func AppendFetchResponseVec(dst []byte, correlationID int32, resp *kmsg.FetchRes
 			prefixes = kbin.AppendInt32(prefixes, int32(n))
 		}
 		vec = append(vec, frame[pos:at-pl], prefixes[p0:], bigs[i].orig)
-		total += at - pl - pos + len(prefixes) - p0 + n
+		total += at - pl - pos + len(prefixes) - p0 + int(n)
 		pos = at + len(bigs[i].marker)
 	}
 	vec = append(vec, frame[pos:])

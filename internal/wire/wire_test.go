@@ -158,7 +158,7 @@ func BenchmarkAppendFetchResponseVec(b *testing.B) {
 	b.ReportAllocs()
 	var buf []byte
 	for i := 0; i < b.N; i++ {
-		frame, _, ok := AppendFetchResponseVec(buf[:0], 1, resp)
+		frame, _, ok := AppendFetchResponseVec(buf[:0], 1, resp, nil)
 		if !ok {
 			b.Fatal("not vectored")
 		}
@@ -267,7 +267,7 @@ func TestAppendFetchResponseVec(t *testing.T) {
 			resp.Topics = append(resp.Topics, tp)
 		}
 		want := AppendResponse(nil, 42, resp)
-		frame, vec, ok := AppendFetchResponseVec([]byte("xx"), 42, resp)
+		frame, vec, ok := AppendFetchResponseVec([]byte("xx"), 42, resp, nil)
 		if !ok {
 			t.Fatalf("v%d: not vectored", v)
 		}
@@ -283,7 +283,67 @@ func TestAppendFetchResponseVec(t *testing.T) {
 	}
 	small := kmsg.NewPtrFetchResponse()
 	small.Version = 12
-	if _, _, ok := AppendFetchResponseVec(nil, 1, small); ok {
+	if _, _, ok := AppendFetchResponseVec(nil, 1, small, nil); ok {
 		t.Fatal("vectored an answer without records")
+	}
+}
+
+// TestAppendFetchResponseVecExternal stands some partitions' records in
+// with one-byte tokens that ext maps to their real length (file regions
+// in the broker): once the writer puts the real bytes where vec holds a
+// token, the frame must be kmsg's, for every Fetch version.
+func TestAppendFetchResponseVecExternal(t *testing.T) {
+	for v := int16(4); v <= 17; v++ {
+		real := kmsg.NewPtrFetchResponse()
+		real.Version = v
+		withTokens := kmsg.NewPtrFetchResponse()
+		withTokens.Version = v
+		ext := map[*byte][]byte{} // token -> the records it stands for
+		tp, tt := kmsg.NewFetchResponseTopic(), kmsg.NewFetchResponseTopic()
+		tp.Topic, tt.Topic = "t", "t"
+		for p, size := range []int{100, 0, 70000, 5000} {
+			rp := kmsg.NewFetchResponseTopicPartition()
+			rp.Partition = int32(p)
+			rp.RecordBatches = bytes.Repeat([]byte{byte(p + 1)}, size)
+			tp.Partitions = append(tp.Partitions, rp)
+			if p%2 == 0 { // 100 and 70000 bytes stand outside
+				tok := []byte{0}
+				ext[&tok[0]] = rp.RecordBatches
+				rp.RecordBatches = tok
+			}
+			tt.Partitions = append(tt.Partitions, rp)
+		}
+		real.Topics = append(real.Topics, tp)
+		withTokens.Topics = append(withTokens.Topics, tt)
+		lookup := func(b []byte) int64 {
+			if len(b) == 1 {
+				if r, ok := ext[&b[0]]; ok {
+					return int64(len(r))
+				}
+			}
+			return -1
+		}
+		_, vec, ok := AppendFetchResponseVec(nil, 9, withTokens, lookup)
+		if !ok {
+			t.Fatalf("v%d: not vectored", v)
+		}
+		var got []byte
+		seen := 0
+		for _, b := range vec {
+			if len(b) == 1 {
+				if r, ok := ext[&b[0]]; ok {
+					got = append(got, r...)
+					seen++
+					continue
+				}
+			}
+			got = append(got, b...)
+		}
+		if seen != 2 {
+			t.Fatalf("v%d: %d tokens in vec, want 2", v, seen)
+		}
+		if want := AppendResponse(nil, 9, real); !bytes.Equal(got, want) {
+			t.Fatalf("v%d: frame with external records differs (%d bytes, want %d)", v, len(got), len(want))
+		}
 	}
 }
