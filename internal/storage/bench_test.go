@@ -60,11 +60,15 @@ func setSeq(batch []byte, seq int32) {
 // read (Read) and into a reused one (ReadAlloc, as the broker does with
 // its buffer pool).
 func BenchmarkRead(b *testing.B) {
-	b.Run("alloc", func(b *testing.B) { benchRead(b, false) })
-	b.Run("pooled", func(b *testing.B) { benchRead(b, true) })
+	b.Run("alloc", func(b *testing.B) { benchRead(b, "alloc") })
+	b.Run("pooled", func(b *testing.B) { benchRead(b, "pooled") })
+	b.Run("region", func(b *testing.B) { benchRead(b, "region") })
 }
 
-func benchRead(b *testing.B, pooled bool) {
+// benchRead reads 1 MiB at a time: into a new buffer (alloc), into a
+// reused one (pooled), or as a file region for sendfile, which reads only
+// batch headers (region).
+func benchRead(b *testing.B, mode string) {
 	cfg := DefaultLogConfig()
 	cfg.SegmentBytes = 64 << 20
 	m, l, _ := newTestLog(b, cfg)
@@ -89,18 +93,26 @@ func benchRead(b *testing.B, pooled bool) {
 		return buf[:n]
 	}
 	for i := 0; i < b.N; i++ {
-		var res ReadResult
-		var err error
-		if pooled {
+		var (
+			res ReadResult
+			rg  *Region
+			err error
+		)
+		switch mode {
+		case "pooled":
 			res, err = l.ReadAlloc(off, 1<<20, -1, true, alloc)
-		} else {
+		case "region":
+			res, rg, err = l.ReadRegion(off, 1<<20, -1, true, 1, alloc)
+		default:
 			res, err = l.Read(off, 1<<20, -1, true)
 		}
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(res.Records) == 0 {
-			b.Fatal("empty read")
+		if rg != nil {
+			rg.Release()
+		} else if len(res.Records) == 0 || mode == "region" {
+			b.Fatal("empty read, or no region")
 		}
 		off = (off + 997*16) % leo
 	}

@@ -75,8 +75,9 @@ func runReport(args []string) error {
 		return err
 	}
 	defer f.Close()
-	// values[workload][metric][broker]
-	values := map[string]map[string]map[string]float64{}
+	// samples[workload][metric][broker]: one value per repetition (bench/run
+	// --repeat); the table shows the median of each figure.
+	samples := map[string]map[string]map[string][]float64{}
 	notes := map[string][]string{}
 	var order []string
 	sc := bufio.NewScanner(f)
@@ -85,21 +86,41 @@ func runReport(args []string) error {
 		if json.Unmarshal(sc.Bytes(), &r) != nil || r.Workload == "" {
 			continue
 		}
-		if values[r.Workload] == nil {
-			values[r.Workload] = map[string]map[string]float64{}
+		if samples[r.Workload] == nil {
+			samples[r.Workload] = map[string]map[string][]float64{}
 			order = append(order, r.Workload)
 		}
 		for m, v := range r.Metrics {
-			if values[r.Workload][m] == nil {
-				values[r.Workload][m] = map[string]float64{}
+			if samples[r.Workload][m] == nil {
+				samples[r.Workload][m] = map[string][]float64{}
 			}
-			values[r.Workload][m][r.Broker] = v
+			samples[r.Workload][m][r.Broker] = append(samples[r.Workload][m][r.Broker], v)
 		}
 		if r.Note != "" {
 			notes[r.Workload] = append(notes[r.Workload], r.Broker+": "+r.Note)
 		}
 	}
 	sort.Strings(order)
+	values := map[string]map[string]map[string]float64{}
+	for wl, ms := range samples {
+		values[wl] = map[string]map[string]float64{}
+		for m, bs := range ms {
+			values[wl][m] = map[string]float64{}
+			for b, xs := range bs {
+				values[wl][m][b] = median(xs)
+				if len(xs) > 1 && m == "MB/s" {
+					runs := make([]string, len(xs))
+					for i, x := range xs {
+						runs[i] = human(x)
+					}
+					notes[wl] = append(notes[wl], fmt.Sprintf("%s MB/s in %d runs: %s (table: median)", b, len(xs), strings.Join(runs, ", ")))
+				}
+			}
+		}
+	}
+	for _, n := range notes {
+		sort.Strings(n)
+	}
 
 	sep := "\t"
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
@@ -142,6 +163,17 @@ func runReport(args []string) error {
 		fmt.Println("chart:", *out)
 	}
 	return nil
+}
+
+// median of xs (the mean of the middle two for an even count).
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 func fmtVal(v map[string]float64, b string) string {
