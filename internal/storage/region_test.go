@@ -15,16 +15,25 @@ func regionBytes(t *testing.T, rg *Region) []byte {
 	return b
 }
 
-func TestReadRegion(t *testing.T) {
+// regionLog is a log of n batches of 4 records, perSegment batches to a
+// segment, with the high watermark at the log end; size is a batch's size.
+func regionLog(t *testing.T, n, perSegment int) (m *Manager, l *Log, dir string, size int64) {
+	t.Helper()
+	spec := batchSpec{records: 4, valueSize: 200}
 	cfg := testConfig()
-	size := int64(len(makeBatch(batchSpec{records: 4, valueSize: 200})))
-	cfg.SegmentBytes = 5 * size
-	m, l, _ := newTestLog(t, cfg)
-	defer m.Close()
-	for range 12 { // segments at 0, 20, 40 (active) of 5, 5 and 2 batches
-		mustAppend(t, l, batchSpec{records: 4, valueSize: 200}, 0, t0)
+	size = int64(len(makeBatch(spec)))
+	cfg.SegmentBytes = int64(perSegment) * size
+	m, l, dir = newTestLog(t, cfg)
+	for range n {
+		mustAppend(t, l, spec, 0, t0)
 	}
 	l.SetHighWatermark(l.LogEndOffset())
+	return m, l, dir, size
+}
+
+func TestReadRegion(t *testing.T) {
+	m, l, _, size := regionLog(t, 12, 5) // segments at 0, 20, 40 (active) of 5, 5 and 2 batches
+	defer m.Close()
 
 	// A sealed segment: the region runs to its end, the same bytes Read
 	// gives.
@@ -93,15 +102,8 @@ func TestReadRegion(t *testing.T) {
 // is deleted by DeleteRecords and retention: the file stays readable until
 // the region is released.
 func TestReadRegionOutlivesSegmentDeletion(t *testing.T) {
-	cfg := testConfig()
-	size := int64(len(makeBatch(batchSpec{records: 4, valueSize: 200})))
-	cfg.SegmentBytes = 2 * size
-	m, l, dir := newTestLog(t, cfg)
+	m, l, dir, _ := regionLog(t, 6, 2)
 	defer m.Close()
-	for range 6 {
-		mustAppend(t, l, batchSpec{records: 4, valueSize: 200}, 0, t0)
-	}
-	l.SetHighWatermark(l.LogEndOffset())
 	_, rg, err := l.ReadRegion(0, 1<<20, -1, false, 1, nil)
 	if err != nil || rg == nil {
 		t.Fatalf("region: %v %v", rg, err)
