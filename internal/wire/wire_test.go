@@ -118,9 +118,9 @@ func FuzzReadFrame(f *testing.F) {
 	})
 }
 
-// BenchmarkAppendFetchResponse encodes a fetch answer of 8 partitions with
-// 1 MiB of records each, into a reused buffer as the broker does.
-func BenchmarkAppendFetchResponse(b *testing.B) {
+// benchFetchResponse is a v12 fetch answer of 8 partitions with 1 MiB of
+// records each.
+func benchFetchResponse() *kmsg.FetchResponse {
 	resp := kmsg.NewPtrFetchResponse()
 	resp.Version = 12
 	t := kmsg.NewFetchResponseTopic()
@@ -132,6 +132,13 @@ func BenchmarkAppendFetchResponse(b *testing.B) {
 		t.Partitions = append(t.Partitions, rp)
 	}
 	resp.Topics = append(resp.Topics, t)
+	return resp
+}
+
+// BenchmarkAppendFetchResponse encodes a fetch answer of 8 partitions with
+// 1 MiB of records each, into a reused buffer as the broker does.
+func BenchmarkAppendFetchResponse(b *testing.B) {
+	resp := benchFetchResponse()
 	b.SetBytes(8 << 20)
 	b.ReportAllocs()
 	var buf []byte
@@ -143,17 +150,7 @@ func BenchmarkAppendFetchResponse(b *testing.B) {
 // BenchmarkAppendFetchResponseVec is BenchmarkAppendFetchResponse with the
 // record bytes left out of the frame (written with writev by the broker).
 func BenchmarkAppendFetchResponseVec(b *testing.B) {
-	resp := kmsg.NewPtrFetchResponse()
-	resp.Version = 12
-	t := kmsg.NewFetchResponseTopic()
-	t.Topic = "bench"
-	for p := int32(0); p < 8; p++ {
-		rp := kmsg.NewFetchResponseTopicPartition()
-		rp.Partition = p
-		rp.RecordBatches = make([]byte, 1<<20)
-		t.Partitions = append(t.Partitions, rp)
-	}
-	resp.Topics = append(resp.Topics, t)
+	resp := benchFetchResponse()
 	b.SetBytes(8 << 20)
 	b.ReportAllocs()
 	var buf []byte
