@@ -89,8 +89,7 @@ func runFill(args []string) error {
 	f.records = max(1, *total/int64(f.size))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
-	var lat latencies
-	elapsed, err := kafkaProduce(ctx, f, &lat, 0, nil)
+	elapsed, err := kafkaProduce(ctx, f, newLatencies(f.records), 0, nil)
 	if err != nil {
 		return err
 	}

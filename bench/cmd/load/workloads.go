@@ -26,14 +26,14 @@ func runProduce(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	var (
-		lat     latencies
+		lat     = newLatencies(f.records)
 		elapsed time.Duration
 		err     error
 	)
 	if f.kind == "nats" {
-		elapsed, err = natsProduce(ctx, f, &lat, 0, nil)
+		elapsed, err = natsProduce(ctx, f, lat, 0, nil)
 	} else {
-		elapsed, err = kafkaProduce(ctx, f, &lat, 0, nil)
+		elapsed, err = kafkaProduce(ctx, f, lat, 0, nil)
 	}
 	if err != nil {
 		return err
@@ -299,7 +299,7 @@ func runE2E(args []string) error {
 	defer cancel()
 	rate := *mbps * 1e6 / float64(f.size)
 	stamp := func(v []byte) { binary.BigEndian.PutUint64(v, uint64(time.Now().UnixNano())) }
-	var e2e latencies
+	e2e := newLatencies(f.records)
 	var (
 		tlMu    sync.Mutex
 		tlWorst = map[int64]time.Duration{} // unix second of arrival -> worst latency
@@ -332,7 +332,7 @@ func runE2E(args []string) error {
 		}()
 	}
 	// Create the topic first, then start the consumer, then produce.
-	var prodLat latencies
+	prodLat := newLatencies(f.records)
 	var consumeErr error
 	done := make(chan struct{})
 	consumeF := *f
@@ -361,9 +361,9 @@ func runE2E(args []string) error {
 		err     error
 	)
 	if f.kind == "nats" {
-		elapsed, err = natsProduce(ctx, f, &prodLat, rate, stamp)
+		elapsed, err = natsProduce(ctx, f, prodLat, rate, stamp)
 	} else {
-		elapsed, err = kafkaProduce(ctx, f, &prodLat, rate, stamp)
+		elapsed, err = kafkaProduce(ctx, f, prodLat, rate, stamp)
 	}
 	if err != nil {
 		return err
