@@ -19,7 +19,7 @@ func sendRegion(nc net.Conn, p *fetchPayload, rg *storage.Region) (zeroCopy bool
 	tc, ok := nc.(*net.TCPConn)
 	fc, ok2 := rg.File().(syscall.Conn)
 	if !ok || !ok2 {
-		return false, copyRegion(nc, p, rg)
+		return false, copyRegion(nc, rg)
 	}
 	dst, err := tc.SyscallConn()
 	if err != nil {

@@ -10,5 +10,5 @@ import (
 
 // sendRegion copies the region through a buffer where sendfile is not used.
 func sendRegion(nc net.Conn, p *fetchPayload, rg *storage.Region) (zeroCopy bool, err error) {
-	return false, copyRegion(nc, p, rg)
+	return false, copyRegion(nc, rg)
 }
