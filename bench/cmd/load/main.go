@@ -11,6 +11,7 @@
 //	load fill     -addr A -topic T -partitions 8 -bytes B -size 16384
 //	load ready    -addr A -topic T -since UNIXNANO
 //	load report   -in results.jsonl -png out.png -meta "machine line"
+//	load evict    -dir D (drops D's files from the page cache)
 //	load freeport (prints a free loopback port)
 //
 // LOAD_CPUPROFILE=file writes a CPU profile of the load generator itself
@@ -68,6 +69,8 @@ func run(cmd string, args []string) error {
 		err = runReady(args)
 	case "report":
 		err = runReport(args)
+	case "evict":
+		err = runEvict(args)
 	case "freeport":
 		err = runFreePort()
 	default:
