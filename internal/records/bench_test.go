@@ -22,6 +22,20 @@ func BenchmarkValidateProduce(b *testing.B) {
 			}
 		})
 	}
+	// W2's shape: many small records, where the walk over the records,
+	// not the CRC, is most of the work.
+	b.Run("none-100B", func(b *testing.B) {
+		batch := BuildBatch(BatchSpec{Codec: CodecNone, FirstTimestamp: now, Idempotent: true, ProducerID: 1,
+			Records: MakeRecords(160, func(i int, r *Record) { r.Value = sample(100, uint64(i)) })})
+		o := DefaultProduceOptions(now)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(batch)))
+		for b.Loop() {
+			if _, err := ValidateProduce(batch, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("none-to-zstd", func(b *testing.B) {
 		batch := benchBatch(CodecNone)
 		o := DefaultProduceOptions(now)

@@ -153,3 +153,28 @@ func TestVarints(t *testing.T) {
 		t.Error("truncated varint accepted")
 	}
 }
+
+// TestUvarintFastPaths checks uvarint against binary.Uvarint on every
+// one- and two-byte input, with and without trailing bytes, and on the
+// longer and malformed forms it hands over.
+func TestUvarintFastPaths(t *testing.T) {
+	check := func(b []byte) {
+		t.Helper()
+		gu, gn := uvarint(b)
+		wu, wn := binary.Uvarint(b)
+		if gu != wu || gn != wn {
+			t.Fatalf("uvarint(% x) = %d, %d; binary.Uvarint %d, %d", b, gu, gn, wu, wn)
+		}
+	}
+	check(nil)
+	for i := range 256 {
+		check([]byte{byte(i)})
+		check([]byte{byte(i), 0xff})
+		for j := range 256 {
+			check([]byte{byte(i), byte(j)})
+			check([]byte{byte(i), byte(j), 0x01})
+		}
+	}
+	check([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	check([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+}
