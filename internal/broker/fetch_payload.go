@@ -106,14 +106,23 @@ var errRegionShort = errors.New("segment file shorter than the region read from 
 // readRegion reads a region's bytes into a pooled buffer of the payload.
 func (p *fetchPayload) readRegion(rg *storage.Region) ([]byte, error) {
 	b := p.alloc(int(rg.Len))
-	n, err := rg.File().ReadAt(b, rg.Pos)
+	if err := readRegionAt(rg.File(), b, rg.Pos); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// readRegionAt fills b from f at off; a file that ends first is
+// errRegionShort.
+func readRegionAt(f io.ReaderAt, b []byte, off int64) error {
+	n, err := f.ReadAt(b, off)
 	if n < len(b) {
 		if err == nil || errors.Is(err, io.EOF) {
 			err = errRegionShort
 		}
-		return nil, fmt.Errorf("read region: %w", err)
+		return fmt.Errorf("read region: %w", err)
 	}
-	return b, nil
+	return nil
 }
 
 // materialize replaces every region of resp by its bytes, read into pooled
@@ -153,17 +162,13 @@ func copyRange(w io.Writer, f io.ReaderAt, pos, n int64) error {
 	defer wire.PutBuf(buf)
 	for off, end := pos, pos+n; off < end; {
 		b := buf[:min(int64(len(buf)), end-off)]
-		m, err := f.ReadAt(b, off)
-		if m < len(b) {
-			if err == nil || errors.Is(err, io.EOF) {
-				err = errRegionShort
-			}
-			return fmt.Errorf("read region: %w", err)
+		if err := readRegionAt(f, b, off); err != nil {
+			return err
 		}
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
-		off += int64(m)
+		off += int64(len(b))
 	}
 	return nil
 }
