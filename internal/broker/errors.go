@@ -59,17 +59,22 @@ var errorMapping = []struct {
 	{errNotLeader, kerr.NotLeaderForPartition},
 	{errUnknownTopicOrPartition, kerr.UnknownTopicOrPartition},
 	{errTransactionsUnsupported, kerr.InvalidTxnState},
+	// As Redpanda does with transactions off: a code no client retries,
+	// so a transactional producer fails at once instead of looking for a
+	// coordinator until its timeout.
+	{errNoTransactionCoordinator, kerr.UnsupportedVersion},
 	{errNotEnoughReplicas, kerr.NotEnoughReplicas},
 	{errShuttingDown, kerr.NotLeaderForPartition},
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 }
 
 var (
-	errNotLeader               = errors.New("this broker is not the partition's leader")
-	errUnknownTopicOrPartition = errors.New("unknown topic or partition")
-	errTransactionsUnsupported = errors.New("transactions are not supported yet")
-	errNotEnoughReplicas       = errors.New("fewer in-sync replicas than min.insync.replicas")
-	errShuttingDown            = errors.New("broker is shutting down")
+	errNotLeader                = errors.New("this broker is not the partition's leader")
+	errUnknownTopicOrPartition  = errors.New("unknown topic or partition")
+	errTransactionsUnsupported  = errors.New("transactions are not supported yet")
+	errNoTransactionCoordinator = errors.New("transactions are not supported yet: there is no transaction coordinator")
+	errNotEnoughReplicas        = errors.New("fewer in-sync replicas than min.insync.replicas")
+	errShuttingDown             = errors.New("broker is shutting down")
 )
 
 // errCode maps an error to its Kafka error code; nil is 0 and anything

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -508,7 +509,9 @@ func TestFindCoordinator(t *testing.T) {
 	txn := kmsg.NewPtrFindCoordinatorRequest()
 	txn.CoordinatorType = 1
 	txn.CoordinatorKeys = []string{"t"}
-	if resp, err = txn.RequestWith(ctx, tb.client()); err != nil || resp.Coordinators[0].ErrorCode != kerr.CoordinatorNotAvailable.Code {
+	// Not a retriable code: a transactional producer must fail at once.
+	if resp, err = txn.RequestWith(ctx, tb.client()); err != nil || resp.Coordinators[0].ErrorCode != kerr.UnsupportedVersion.Code ||
+		resp.Coordinators[0].ErrorMessage == nil || !strings.Contains(*resp.Coordinators[0].ErrorMessage, "transactions are not supported") {
 		t.Fatalf("transaction key: %v %+v", err, resp)
 	}
 }
