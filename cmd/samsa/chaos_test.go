@@ -191,7 +191,7 @@ func TestChaos(t *testing.T) {
 	}
 	// The group kept consuming and committing through the faults.
 	deadline := time.Now().Add(30 * time.Second)
-	for checkCommits(rounds+1); committedSum() <= firstCommitted; checkCommits(rounds + 1) {
+	for checkCommits(rounds + 1); committedSum() <= firstCommitted; checkCommits(rounds + 1) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the group committed nothing after the faults (%d before them)", firstCommitted)
 		}
