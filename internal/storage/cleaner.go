@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,6 +28,7 @@ const (
 type cleanTarget struct {
 	seg  *segment
 	size int64
+	next int64 // offset after its last batch
 }
 
 // clean runs one pass of the log cleaner when cleanup.policy=compact and the
@@ -73,7 +75,7 @@ func (l *Log) clean(nowMs int64) error {
 	}
 	all := make([]cleanTarget, len(segs))
 	for i, s := range segs {
-		all[i] = cleanTarget{seg: s, size: s.size.Load()}
+		all[i] = cleanTarget{seg: s, size: s.size.Load(), next: s.next}
 	}
 	firstUncleanable := segs[n].base
 	l.mu.Unlock()
@@ -102,11 +104,8 @@ func (l *Log) clean(nowMs int64) error {
 		}
 	}
 	horizon := nowMs - cfg.DeleteRetentionMs
-	for _, t := range all[:n] {
-		if pendingBases[t.seg.base] {
-			continue // a previous version's files are still pending deletion
-		}
-		if err := l.cleanSegment(t, offsets, lastBatch, horizon, nowMs); err != nil {
+	for _, g := range groupForCleaning(all[:n], pendingBases, cfg.SegmentBytes) {
+		if err := l.cleanSegments(g, offsets, lastBatch, horizon, nowMs); err != nil {
 			return err
 		}
 	}
@@ -114,6 +113,33 @@ func (l *Log) clean(nowMs int64) error {
 	l.mu.cleanerOffset = max(l.mu.cleanerOffset, firstUncleanable)
 	l.mu.Unlock()
 	return nil
+}
+
+// groupForCleaning splits the cleanable segments into runs that the
+// cleaner rewrites into one segment each, as Kafka's groupSegmentsBySize
+// does: consecutive segments whose sizes add up to at most segment.bytes
+// and whose offsets stay within a segment's 32-bit relative range. Without
+// this, a compacted topic would keep one (ever smaller) segment per roll
+// forever. A segment whose previous files still wait for deletion under
+// its name is left out, and ends a run.
+func groupForCleaning(ts []cleanTarget, pending map[int64]bool, segmentBytes int64) [][]cleanTarget {
+	var groups [][]cleanTarget
+	for i := 0; i < len(ts); {
+		if pending[ts[i].seg.base] {
+			i++
+			continue
+		}
+		j, size := i+1, ts[i].size
+		for j < len(ts) && !pending[ts[j].seg.base] &&
+			size+ts[j].size <= segmentBytes &&
+			ts[j].next-1-ts[i].seg.base <= math.MaxInt32 {
+			size += ts[j].size
+			j++
+		}
+		groups = append(groups, ts[i:j])
+		i = j
+	}
+	return groups
 }
 
 // scanBatches calls fn for each batch of s's first size bytes.
@@ -190,15 +216,17 @@ func filterBatch(batch []byte, h *records.Header, offsets map[string]int64, hori
 	return b, nil
 }
 
-// cleanSegment rewrites t's segment without the records the cleaner drops
-// and swaps it in: <base>.log.cleaned is written and fsynced, renamed to
+// cleanSegments rewrites a run of segments (see groupForCleaning) into one,
+// without the records the cleaner drops, and swaps it in: the first
+// segment's <base>.log.cleaned is written and fsynced, renamed to
 // <base>.log.swap (the decision), then, under the log's mutex, the old
-// files are renamed to *.deleted (removed after file.delete.delay.ms), the
-// swap file becomes <base>.log and the indexes are rebuilt.
-func (l *Log) cleanSegment(t cleanTarget, offsets map[string]int64, lastBatch map[int64]int64, horizon, nowMs int64) error {
-	s := t.seg
-	cleaned := s.path + logSuffix + cleanedSuffix
-	swap := s.path + logSuffix + swapSuffix
+// segments' files are renamed to *.deleted (removed after
+// file.delete.delay.ms), the swap file becomes <base>.log and its indexes
+// are built.
+func (l *Log) cleanSegments(g []cleanTarget, offsets map[string]int64, lastBatch map[int64]int64, horizon, nowMs int64) error {
+	first := g[0].seg
+	cleaned := first.path + logSuffix + cleanedSuffix
+	swap := first.path + logSuffix + swapSuffix
 	f, err := l.fs.OpenFile(cleaned, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return storageErr("clean: create", err)
@@ -221,26 +249,32 @@ func (l *Log) cleanSegment(t cleanTarget, offsets map[string]int64, lastBatch ma
 		buf = buf[:0]
 		return nil
 	}
-	changed := false
-	err = scanBatches(s, t.size, func(batch []byte, h *records.Header) error {
-		out := batch
-		// Control and transactional batches (whose outcome the cleaner does
-		// not track) and each producer's last batch are kept as they are.
-		if !h.IsControl() && !h.IsTransactional() && !(h.HasProducer() && lastBatch[h.ProducerID] == h.BaseOffset) {
-			var err error
-			if out, err = filterBatch(batch, h, offsets, horizon); err != nil {
-				return err
+	changed := len(g) > 1 // merging is a change by itself
+	for _, t := range g {
+		err = scanBatches(t.seg, t.size, func(batch []byte, h *records.Header) error {
+			out := batch
+			// Control and transactional batches (whose outcome the cleaner
+			// does not track) and each producer's last batch are kept as
+			// they are.
+			if !h.IsControl() && !h.IsTransactional() && !(h.HasProducer() && lastBatch[h.ProducerID] == h.BaseOffset) {
+				var err error
+				if out, err = filterBatch(batch, h, offsets, horizon); err != nil {
+					return err
+				}
 			}
+			if len(out) != len(batch) || (len(out) > 0 && &out[0] != &batch[0]) {
+				changed = true
+			}
+			buf = append(buf, out...)
+			if len(buf) >= scanChunk {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil {
+			break
 		}
-		if len(out) != len(batch) || (len(out) > 0 && &out[0] != &batch[0]) {
-			changed = true
-		}
-		buf = append(buf, out...)
-		if len(buf) >= scanChunk {
-			return flush()
-		}
-		return nil
-	})
+	}
 	if err == nil {
 		err = flush()
 	}
@@ -265,7 +299,7 @@ func (l *Log) cleanSegment(t cleanTarget, offsets map[string]int64, lastBatch ma
 		removeMissing(l.fs, swap)
 		return storageErr("clean: fsync dir", err)
 	}
-	ns, err := l.swapSegment(s, t.size, swap, nowMs)
+	ns, err := l.swapSegments(g, swap, nowMs)
 	if err != nil || ns == nil {
 		return err
 	}
@@ -275,44 +309,55 @@ func (l *Log) cleanSegment(t cleanTarget, offsets map[string]int64, lastBatch ma
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		return storageErr("clean: fsync dir", err)
 	}
-	l.logger.Debug("cleaned segment", "partition", l.tp, "base", s.base, "size", t.size, "cleaned", pos)
+	var size int64
+	for _, t := range g {
+		size += t.size
+	}
+	l.logger.Debug("cleaned segments", "partition", l.tp, "base", first.base, "segments", len(g), "size", size, "cleaned", pos)
 	return nil
 }
 
-// swapSegment replaces s by the segment in the swap file, unless s changed
-// or left the log meanwhile (retention, truncation, close): then the swap
-// file is removed and nil returned.
-func (l *Log) swapSegment(s *segment, size int64, swap string, nowMs int64) (*segment, error) {
+// swapSegments replaces the run g by the segment in the swap file, unless
+// one of them changed or left the log meanwhile (retention, truncation,
+// close): then the swap file is removed and nil returned.
+func (l *Log) swapSegments(g []cleanTarget, swap string, nowMs int64) (*segment, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	idx := -1
-	for i, g := range l.mu.segs {
-		if g == s {
+	for i, s := range l.mu.segs {
+		if s == g[0].seg {
 			idx = i
 		}
 	}
-	if l.mu.closed || l.mu.failed != nil || idx < 0 || idx == len(l.mu.segs)-1 || s.size.Load() != size {
+	intact := !l.mu.closed && l.mu.failed == nil && idx >= 0 && idx+len(g) < len(l.mu.segs)
+	for i := 0; intact && i < len(g); i++ {
+		intact = l.mu.segs[idx+i] == g[i].seg && g[i].seg.size.Load() == g[i].size
+	}
+	if !intact {
 		if err := removeMissing(l.fs, swap); err != nil {
 			return nil, storageErr("clean: remove swap", err)
 		}
 		return nil, nil
 	}
 	fail := func(op string, err error) (*segment, error) {
-		// The old segment is half replaced: take the log offline; the
+		// The old segments are half replaced: take the log offline; the
 		// next open completes the swap.
 		l.mu.failed = err
 		return nil, storageErr(op, err)
 	}
-	for _, h := range s.handles() {
-		if err := h.rename(h.currentName() + deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fail("clean: rename replaced segment", err)
+	for _, t := range g {
+		for _, h := range t.seg.handles() {
+			if err := h.rename(h.currentName() + deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fail("clean: rename replaced segment", err)
+			}
 		}
+		l.mu.pending = append(l.mu.pending, pendingDelete{deadlineMs: nowMs + l.mu.cfg.FileDeleteDelayMs, seg: t.seg})
 	}
-	l.mu.pending = append(l.mu.pending, pendingDelete{deadlineMs: nowMs + l.mu.cfg.FileDeleteDelayMs, seg: s})
-	if err := l.fs.Rename(swap, s.path+logSuffix); err != nil {
+	first := g[0].seg
+	if err := l.fs.Rename(swap, first.path+logSuffix); err != nil {
 		return fail("clean: rename swap", err)
 	}
-	ns, _, err := openSegment(l.cache, l.dir, s.base, false)
+	ns, _, err := openSegment(l.cache, l.dir, first.base, false)
 	if err != nil {
 		return fail("clean: open cleaned segment", err)
 	}
@@ -324,42 +369,88 @@ func (l *Log) swapSegment(s *segment, size int64, swap string, nowMs int64) (*se
 		ns.close()
 		return fail("clean: write cleaned index", err)
 	}
-	ns.next = s.next
-	segs := append([]*segment(nil), l.mu.segs...)
-	segs[idx] = ns
+	// The segment keeps the offset range of the run, dropped tail included.
+	ns.next = g[len(g)-1].seg.next
+	segs := append([]*segment(nil), l.mu.segs[:idx]...)
+	segs = append(segs, ns)
+	segs = append(segs, l.mu.segs[idx+len(g):]...)
 	l.mu.segs = segs
 	return ns, nil
 }
 
 // completeSwaps finishes the swaps the cleaner decided before a crash (see
-// cleanSegment): for each <base>.log.swap, the segment files of base are
-// removed and the swap file becomes <base>.log (its indexes, now missing,
-// are rebuilt by recovery). It returns the bases swapped in.
-func completeSwaps(fsys vfs.FS, dir string, names []string) ([]int64, error) {
-	var bases []int64
+// cleanSegments): for each <base>.log.swap, the files of every segment it
+// replaces are removed (the one at base, and those whose base falls
+// inside the swap's offsets: a merged run) and the swap file becomes
+// <base>.log (its indexes, now missing, are rebuilt by recovery). It
+// returns the bases swapped in and the bases removed.
+func completeSwaps(fsys vfs.FS, dir string, names []string, bases []int64) (swapped, removed []int64, err error) {
 	for _, name := range names {
 		b, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix+swapSuffix), 10, 64)
 		if err != nil || b < 0 || !strings.HasSuffix(name, logSuffix+swapSuffix) {
 			if err := removeMissing(fsys, filepath.Join(dir, name)); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			continue
 		}
-		path := filepath.Join(dir, segmentName(b))
-		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-			if err := removeMissing(fsys, path+suf); err != nil {
-				return nil, err
+		last, err := lastOffsetIn(fsys, filepath.Join(dir, name))
+		if err != nil {
+			return nil, nil, err
+		}
+		replaced := []int64{b}
+		for _, o := range bases {
+			if o > b && o <= last {
+				replaced = append(replaced, o)
+				removed = append(removed, o)
 			}
 		}
+		for _, o := range replaced {
+			path := filepath.Join(dir, segmentName(o))
+			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+				if err := removeMissing(fsys, path+suf); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+		path := filepath.Join(dir, segmentName(b))
 		if err := fsys.Rename(filepath.Join(dir, name), path+logSuffix); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		bases = append(bases, b)
+		swapped = append(swapped, b)
 	}
-	if len(bases) > 0 {
+	if len(swapped) > 0 {
 		if err := fsys.SyncDir(dir); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return bases, nil
+	return swapped, removed, nil
+}
+
+// lastOffsetIn is the last offset of the valid batches at the start of a
+// swap file (-1 if none), validated as recovery validates a segment
+// (header, CRC-32C, increasing offsets): the file was fsynced before it
+// was named .swap and should be whole, but a damaged one must not make
+// recovery delete segments on the word of a garbage header.
+func lastOffsetIn(fsys vfs.FS, path string) (int64, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	last := int64(-1)
+	sc := newScanner(f, 0, st.Size())
+	for {
+		batch, h, _, err := sc.next()
+		if err == nil {
+			err = records.CheckCRC(batch, &h)
+		}
+		if err != nil || h.BaseOffset <= last || h.LastOffsetDelta < 0 {
+			return last, nil // io.EOF, or a tail recovery cuts off
+		}
+		last = h.LastOffset()
+	}
 }

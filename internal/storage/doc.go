@@ -176,22 +176,31 @@
 // batch left without records is dropped; a segment left without batches
 // stays (empty) until the next open drops it.
 //
+// The cleanable segments are rewritten in runs, as Kafka's
+// groupSegmentsBySize does: consecutive segments whose sizes add up to at
+// most segment.bytes, and whose offsets fit one segment's 32-bit relative
+// range, become one segment named after the first. Without merging, a
+// compacted topic (__consumer_offsets among them) would keep one ever
+// smaller segment per roll, and its file count would grow without bound.
+//
 // The cleaner offset is kept in memory only (no cleaner-offset-checkpoint):
 // after an open the whole log counts as dirty, so the first pass rewrites
 // what needs it and later passes run only when new segments are sealed.
 //
-// Crash safety follows Kafka's swap protocol, per segment: the new content
-// is written to <base>.log.cleaned and fsynced, renamed to <base>.log.swap
-// (the decision) and the directory fsynced; then, under the log's mutex,
-// the old segment's files are renamed to *.deleted (removed after
-// file.delete.delay.ms, so reads in flight finish, as for retention), the
-// swap file is renamed to <base>.log, its indexes are rebuilt and the new
-// segment replaces the old one in the list. Reading and rewriting run
-// without the mutex; a segment that was removed, truncated or made active
-// meanwhile is not swapped in. At open a *.cleaned file is deleted and a
-// <base>.log.swap completes its swap: the files of segment base are
-// deleted and the swap file becomes <base>.log (indexes rebuilt by
-// recovery).
+// Crash safety follows Kafka's swap protocol, per run: the new content is
+// written to <base>.log.cleaned (base of the run's first segment) and
+// fsynced, renamed to <base>.log.swap (the decision) and the directory
+// fsynced; then, under the log's mutex, the old segments' files are
+// renamed to *.deleted (removed after file.delete.delay.ms, so reads in
+// flight finish, as for retention), the swap file is renamed to
+// <base>.log, its indexes are rebuilt and the new segment replaces the run
+// in the list. Reading and rewriting run without the mutex; a run with a
+// segment that was removed, truncated or made active meanwhile is not
+// swapped in. At open a *.cleaned file is deleted and a <base>.log.swap
+// completes its swap: the files of segment base, and of every segment
+// whose base lies within the swap file's offsets (the rest of a merged
+// run, if the crash came before all of them were renamed), are deleted,
+// and the swap file becomes <base>.log (indexes rebuilt by recovery).
 //
 // # Recovery
 //

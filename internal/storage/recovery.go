@@ -140,10 +140,11 @@ func openLog(p openParams) (*Log, error) {
 			}
 		}
 	}
-	swapped, err := completeSwaps(fsys, p.dir, swaps)
+	swapped, removed, err := completeSwaps(fsys, p.dir, swaps, bases)
 	if err != nil {
 		return nil, storageErr("complete cleaner swap", err)
 	}
+	bases = slices.DeleteFunc(bases, func(b int64) bool { return slices.Contains(removed, b) })
 	for _, b := range swapped {
 		if !slices.Contains(bases, b) {
 			bases = append(bases, b)
