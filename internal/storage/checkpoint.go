@@ -19,6 +19,7 @@ const (
 	recoveryPointCheckpointFile = "recovery-point-offset-checkpoint"
 	logStartCheckpointFile      = "log-start-offset-checkpoint"
 	replicationCheckpointFile   = "replication-offset-checkpoint"
+	cleanerOffsetCheckpointFile = "cleaner-offset-checkpoint"
 	cleanShutdownFile           = ".kafka_cleanshutdown"
 
 	leaderEpochCheckpointFile = "leader-epoch-checkpoint"

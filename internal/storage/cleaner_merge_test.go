@@ -163,3 +163,56 @@ func TestCleanerCrashMidMerge(t *testing.T) {
 		t.Fatalf("leftover %v", ms)
 	}
 }
+
+// TestCleanerOffsetCheckpoint: the cleaner offset is written to the log
+// dir's cleaner-offset-checkpoint (Kafka's file and format) and read back
+// at open, after a clean shutdown or a crash, so that a restart does not
+// make the whole compacted log dirty again.
+func TestCleanerOffsetCheckpoint(t *testing.T) {
+	cfg := compactConfig()
+	m, l, dir := newTestLog(t, cfg)
+	fillSegments(t, l, 3)
+	m.Maintain(at(10)) // cleans, then writes the checkpoints
+	l.mu.Lock()
+	co := l.mu.cleanerOffset
+	l.mu.Unlock()
+	if co != 12 {
+		t.Fatalf("cleaner offset %d after a pass, want 12 (the active segment's base)", co)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, cleanerOffsetCheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("0\n1\n%s %d 12\n", testTP.Topic, testTP.Partition); string(data) != want {
+		t.Fatalf("cleaner-offset-checkpoint:\n%q\nwant\n%q", data, want)
+	}
+	// Both a clean shutdown and then a crash (no clean-shutdown marker)
+	// keep it.
+	reopenCompact := func() (*Manager, *Log) {
+		m, err := OpenManager(ManagerConfig{FS: vfs.OS, Dirs: []string{dir}, Logger: quietLogger(), Now: t0,
+			ConfigFor: func(TopicPartition) LogConfig { return cfg }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, m.Get(testTP)
+	}
+	for _, clean := range []bool{true, false} {
+		if clean {
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			m.Maintain(at(20)) // rewrites nothing: the content is the same
+			crash(m)
+		}
+		m2, l2 := reopenCompact()
+		l2.mu.Lock()
+		got := l2.mu.cleanerOffset
+		l2.mu.Unlock()
+		if got != 12 {
+			t.Fatalf("clean shutdown %v: cleaner offset %d after reopen, want 12", clean, got)
+		}
+		m = m2
+	}
+	m.Close()
+}

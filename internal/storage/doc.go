@@ -13,6 +13,7 @@
 //	recovery-point-offset-checkpoint   0\n<n>\n<topic> <partition> <offset>\n...
 //	log-start-offset-checkpoint        same format
 //	replication-offset-checkpoint      same format: high watermarks
+//	cleaner-offset-checkpoint          same format: compacted logs' cleaner offsets
 //	.kafka_cleanshutdown               written by Manager.Close, removed at open
 //	<topic>-<partition>/               one directory per partition
 //	<topic>-<partition>.<32 hex>-delete/  a deleted partition awaiting removal
@@ -183,9 +184,11 @@
 // compacted topic (__consumer_offsets among them) would keep one ever
 // smaller segment per roll, and its file count would grow without bound.
 //
-// The cleaner offset is kept in memory only (no cleaner-offset-checkpoint):
-// after an open the whole log counts as dirty, so the first pass rewrites
-// what needs it and later passes run only when new segments are sealed.
+// The cleaner offset (the sealed segments below it are clean) is written
+// with the other checkpoints to the log dir's cleaner-offset-checkpoint,
+// for compacted logs that were cleaned, and read back at open (cut to the
+// log end offset if recovery cut the log), so a restart does not make the
+// whole log dirty again.
 //
 // Crash safety follows Kafka's swap protocol, per run: the new content is
 // written to <base>.log.cleaned (base of the run's first segment) and

@@ -74,7 +74,7 @@ type Log struct {
 		pending       []pendingDelete
 		hdrs          []records.Header // scratch for appends
 		staged        []producerEntry  // scratch for appends
-		cleanerOffset int64            // the sealed segments below it are clean (compaction); in memory only
+		cleanerOffset int64            // the sealed segments below it are clean (compaction); cleaner-offset-checkpoint
 	}
 }
 

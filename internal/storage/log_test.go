@@ -519,7 +519,7 @@ func TestFlushMessages(t *testing.T) {
 	if ffs.Count(vfs.OpSync) == syncs {
 		t.Fatal("no fsync at flush.messages")
 	}
-	if rp, _, _ := l.checkpointValues(); rp != 4 {
+	if rp, _, _, _ := l.checkpointValues(); rp != 4 {
 		t.Fatalf("recovery point %d", rp)
 	}
 	// flush.ms through Maintain.
@@ -528,11 +528,11 @@ func TestFlushMessages(t *testing.T) {
 	l.UpdateConfig(cfg)
 	mustAppend(t, l, batchSpec{records: 1}, 0, t0)
 	m.Maintain(at(10))
-	if rp, _, _ := l.checkpointValues(); rp != 4 {
+	if rp, _, _, _ := l.checkpointValues(); rp != 4 {
 		t.Fatalf("recovery point %d before flush.ms", rp)
 	}
 	m.Maintain(at(2000))
-	if rp, _, _ := l.checkpointValues(); rp != 5 {
+	if rp, _, _, _ := l.checkpointValues(); rp != 5 {
 		t.Fatalf("recovery point %d after flush.ms", rp)
 	}
 }

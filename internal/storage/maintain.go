@@ -284,10 +284,13 @@ func (l *Log) closeLocked(clean bool) error {
 }
 
 // checkpointValues returns what the manager checkpoints for this log.
-func (l *Log) checkpointValues() (recoveryPoint, logStart, hw int64) {
+func (l *Log) checkpointValues() (recoveryPoint, logStart, hw, cleanerOffset int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.mu.recoveryPoint, l.logStart.Load(), l.hw.Load()
+	if l.mu.cfg.Compact {
+		cleanerOffset = l.mu.cleanerOffset
+	}
+	return l.mu.recoveryPoint, l.logStart.Load(), l.hw.Load(), cleanerOffset
 }
 
 // largestTimestamp is the segment's largest batch timestamp, or (batches

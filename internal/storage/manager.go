@@ -147,6 +147,7 @@ func (m *Manager) openDir(root string) error {
 		return c
 	}
 	rps, starts, hws := read(recoveryPointCheckpointFile), read(logStartCheckpointFile), read(replicationCheckpointFile)
+	cos := read(cleanerOffsetCheckpointFile)
 	ents, err := fsys.ReadDir(root)
 	if err != nil {
 		return storageErr("read log dir", err)
@@ -183,7 +184,8 @@ func (m *Manager) openDir(root string) error {
 		}
 		jobs = append(jobs, openParams{
 			fs: fsys, cache: m.cache, dir: filepath.Join(root, name), tp: tp, cfg: cfg, logger: m.logger, clean: clean,
-			recoveryPoint: get(rps), logStart: get(starts), hw: get(hws), nowMs: m.cfg.Now.UnixMilli(),
+			recoveryPoint: get(rps), logStart: get(starts), hw: get(hws), cleanerOffset: get(cos),
+			nowMs: m.cfg.Now.UnixMilli(),
 		})
 	}
 	if !clean && len(jobs) > 0 {
@@ -407,14 +409,15 @@ func (m *Manager) removeDeletedDirs() {
 }
 
 // writeCheckpoints writes, per log dir, the recovery points, log start
-// offsets and high watermarks of its logs.
+// offsets and high watermarks of its logs, and the cleaner offsets of its
+// compacted logs that were cleaned.
 func (m *Manager) writeCheckpoints() error {
 	m.ckptMu.Lock()
 	defer m.ckptMu.Unlock()
-	type vals struct{ rp, ls, hw map[TopicPartition]int64 }
+	type vals struct{ rp, ls, hw, co map[TopicPartition]int64 }
 	per := map[string]*vals{}
 	for _, d := range m.dirs {
-		per[d] = &vals{map[TopicPartition]int64{}, map[TopicPartition]int64{}, map[TopicPartition]int64{}}
+		per[d] = &vals{map[TopicPartition]int64{}, map[TopicPartition]int64{}, map[TopicPartition]int64{}, map[TopicPartition]int64{}}
 	}
 	m.mu.Lock()
 	roots := make(map[*Log]string, len(m.mu.roots))
@@ -423,16 +426,20 @@ func (m *Manager) writeCheckpoints() error {
 	}
 	m.mu.Unlock()
 	for l, r := range roots {
-		rp, ls, hw := l.checkpointValues()
+		rp, ls, hw, co := l.checkpointValues()
 		v := per[r]
 		v.rp[l.tp], v.ls[l.tp], v.hw[l.tp] = rp, ls, hw
+		if co > 0 {
+			v.co[l.tp] = co
+		}
 	}
 	var errs []error
 	for d, v := range per {
 		for _, f := range []struct {
 			name string
 			m    map[TopicPartition]int64
-		}{{recoveryPointCheckpointFile, v.rp}, {logStartCheckpointFile, v.ls}, {replicationCheckpointFile, v.hw}} {
+		}{{recoveryPointCheckpointFile, v.rp}, {logStartCheckpointFile, v.ls}, {replicationCheckpointFile, v.hw},
+			{cleanerOffsetCheckpointFile, v.co}} {
 			path := filepath.Join(d, f.name)
 			data := encodeOffsetCheckpoint(f.m)
 			if last, ok := m.lastWritten[path]; ok && string(last) == string(data) {

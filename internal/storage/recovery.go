@@ -27,8 +27,8 @@ type openParams struct {
 	logger *slog.Logger
 	clean  bool // the log dir had a clean-shutdown marker
 	// From the root checkpoint files; -1 when absent.
-	recoveryPoint, logStart, hw int64
-	nowMs                       int64
+	recoveryPoint, logStart, hw, cleanerOffset int64
+	nowMs                                      int64
 }
 
 // parsePartitionDir splits "<topic>-<partition>".
@@ -272,6 +272,9 @@ func openLog(p openParams) (*Log, error) {
 		}
 	}
 	l.mu.recoveryPoint = leo
+	// Segments below the checkpointed cleaner offset were clean when it
+	// was written, and stay so whatever recovery cut after them.
+	l.mu.cleanerOffset = min(max(p.cleanerOffset, 0), leo)
 	changed := l.mu.epochs.truncateFromEnd(leo)
 	changed = l.mu.epochs.truncateFromStart(logStart) || changed
 	if changed || recovered {
@@ -607,6 +610,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.leo.Store(leo)
 	l.setHWLocked(l.hw.Load())
 	l.mu.recoveryPoint = min(l.mu.recoveryPoint, leo)
+	l.mu.cleanerOffset = min(l.mu.cleanerOffset, leo)
 	if l.mu.epochs.truncateFromEnd(leo) {
 		if err := l.mu.epochs.persist(); err != nil {
 			return storageErr("write leader-epoch-checkpoint", err)

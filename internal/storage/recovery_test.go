@@ -236,7 +236,7 @@ func TestRecoveryStartsAtRecoveryPoint(t *testing.T) {
 	appendN(t, l, 4) // segments 0 (0-3) and 4 (4-7)
 	// Maintain flushes the rolled segment and checkpoints the recovery point.
 	m.Maintain(at(0))
-	if rp, _, _ := l.checkpointValues(); rp != 4 {
+	if rp, _, _, _ := l.checkpointValues(); rp != 4 {
 		t.Fatalf("recovery point %d after Maintain, want 4 (the active segment's base)", rp)
 	}
 	appendN(t, l, 1) // a third segment at 8
@@ -331,7 +331,7 @@ func TestRecoveryEpochsCheckpointedBeforeRecoveryPoint(t *testing.T) {
 	mustAppend(t, l, batchSpec{records: 2, valueSize: 100}, 2, t0)
 	mustAppend(t, l, batchSpec{records: 2, valueSize: 100}, 2, t0) // rolls: segments 0 (0-3), 4
 	m.Maintain(at(0))                                              // flushes segment 0: recovery point 4
-	if rp, _, _ := l.checkpointValues(); rp != 4 {
+	if rp, _, _, _ := l.checkpointValues(); rp != 4 {
 		t.Fatalf("recovery point %d, want 4", rp)
 	}
 	data, err := os.ReadFile(partDir(dir) + "/" + leaderEpochCheckpointFile)
