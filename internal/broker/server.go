@@ -120,10 +120,12 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 	s.clusterID = clusterID
 
 	s.logs, err = storage.OpenManager(storage.ManagerConfig{
-		FS:     fs,
-		Dirs:   cfg.LogDirs(),
-		Logger: s.logger.With("component", "storage"),
-		Now:    s.now(),
+		FS:                       fs,
+		Dirs:                     cfg.LogDirs(),
+		Logger:                   s.logger.With("component", "storage"),
+		Now:                      s.now(),
+		RecoveryThreadsPerDir:    int(cfg.Int("num.recovery.threads.per.data.dir")),
+		CleanerDedupeBufferBytes: cfg.Int("log.cleaner.dedupe.buffer.size"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening logs: %w", err)

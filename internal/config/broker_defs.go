@@ -88,8 +88,8 @@ var brokerDeclarations = []*Def{
 		Doc: "The directory of the cluster metadata log. When null, the first log directory is used.",
 	},
 	{
-		Name: "num.recovery.threads.per.data.dir", Type: Int, Default: ptr("2"), rule: atLeast(1), Importance: High, Scope: ClusterWide, Unused: true,
-		Doc: "The number of threads per data directory used to recover logs at start and flush them at shutdown.",
+		Name: "num.recovery.threads.per.data.dir", Type: Int, Default: ptr("2"), rule: atLeast(1), Importance: High, Scope: ReadOnly,
+		Doc: "How many partitions of one data directory are opened (and recovered, after a crash) in parallel at start. Read at start only (dynamic in Kafka).",
 	},
 
 	// --- topics ---
@@ -218,8 +218,8 @@ var brokerDeclarations = []*Def{
 		Doc: "How long the cleaner sleeps when no log needs cleaning, in milliseconds.",
 	},
 	{
-		Name: "log.cleaner.dedupe.buffer.size", Type: Long, Default: ptr("134217728"), Importance: Medium, Scope: ClusterWide, Unused: true,
-		Doc: "The memory used by all cleaner threads for the key-to-offset map.",
+		Name: "log.cleaner.dedupe.buffer.size", Type: Long, Default: ptr("134217728"), rule: atLeast(1), Importance: Medium, Scope: ReadOnly,
+		Doc: "The memory the cleaner may use for its key-to-offset map. A pass cleans as much of a log's dirty part as its keys fit in it; the next pass goes on from there. Read at start only (dynamic in Kafka).",
 	},
 	{
 		Name: "log.cleaner.delete.retention.ms", Type: Long, Default: ptr("86400000"), rule: atLeast(0), Importance: Medium, Scope: ClusterWide,

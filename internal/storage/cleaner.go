@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -33,8 +34,17 @@ type cleanTarget struct {
 
 // clean runs one pass of the log cleaner when cleanup.policy=compact and the
 // dirty ratio reaches min.cleanable.dirty.ratio. The segments are read and
-// rewritten without the log's mutex; only each segment's swap takes it.
-func (l *Log) clean(nowMs int64) error {
+// rewritten without the log's mutex; only each run's swap takes it.
+//
+// As Kafka's LogCleaner, a pass builds its key map (key → highest offset)
+// from the dirty segments only, starting at the cleaner offset, and stops
+// before the segment whose keys would take the map past dedupeBytes; the
+// segments below that point, clean and newly mapped alike, are rewritten
+// with it, and the cleaner offset moves there. The clean part below the
+// cleaner offset already holds each key once, so a key the map lacks is
+// kept. A log whose first dirty segment alone does not fit is not
+// cleaned (logged).
+func (l *Log) clean(nowMs, dedupeBytes int64) error {
 	if !l.cleaning.TryLock() {
 		return nil
 	}
@@ -47,6 +57,7 @@ func (l *Log) clean(nowMs int64) error {
 	cfg := l.mu.cfg
 	segs := l.mu.segs
 	hw := l.hw.Load()
+	cleanerOffset := l.mu.cleanerOffset
 	pendingBases := map[int64]bool{}
 	for _, p := range l.mu.pending {
 		pendingBases[p.seg.base] = true
@@ -64,11 +75,11 @@ func (l *Log) clean(nowMs int64) error {
 	var total, dirty int64
 	for _, s := range segs[:len(segs)-1] {
 		total += s.size.Load()
-		if s.base >= l.mu.cleanerOffset {
+		if s.base >= cleanerOffset {
 			dirty += s.size.Load()
 		}
 	}
-	if n == 0 || total == 0 || segs[n].base <= l.mu.cleanerOffset ||
+	if n == 0 || total == 0 || segs[n].base <= cleanerOffset ||
 		float64(dirty)/float64(total) < cfg.MinCleanableDirtyRatio {
 		l.mu.Unlock()
 		return nil
@@ -77,43 +88,95 @@ func (l *Log) clean(nowMs int64) error {
 	for i, s := range segs {
 		all[i] = cleanTarget{seg: s, size: s.size.Load(), next: s.next}
 	}
-	firstUncleanable := segs[n].base
 	l.mu.Unlock()
 
-	// The offset map (key → highest offset) over the cleanable segments,
-	// and the last batch of each producer over the whole log.
-	offsets := map[string]int64{}
+	// The last batch of each producer over the whole log (kept as it is),
+	// and the key map over the dirty cleanable segments that fit.
 	lastBatch := map[int64]int64{}
-	for i, t := range all {
-		err := scanBatches(t.seg, t.size, func(batch []byte, h *records.Header) error {
+	for _, t := range all {
+		err := scanBatches(t.seg, t.size, func(_ []byte, h *records.Header) error {
 			if h.HasProducer() {
 				lastBatch[h.ProducerID] = h.BaseOffset
 			}
-			if i >= n || h.IsControl() || h.IsTransactional() {
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	offsets := map[string]int64{}
+	var mapBytes int64
+	mapped := 0 // all[:mapped] are cleaned with the map
+	mappedDirty := false
+	for mapped < n {
+		t := all[mapped]
+		if t.seg.base < cleanerOffset {
+			mapped++
+			continue
+		}
+		seg := map[string]int64{}
+		var segBytes int64
+		err := scanBatches(t.seg, t.size, func(batch []byte, h *records.Header) error {
+			if h.IsControl() || h.IsTransactional() {
 				return nil
 			}
 			return records.Records(batch, 0, func(r *records.Record) error {
-				if r.Key != nil {
-					offsets[string(r.Key)] = h.BaseOffset + int64(r.OffsetDelta)
+				if r.Key == nil {
+					return nil
 				}
+				if _, ok := offsets[string(r.Key)]; !ok {
+					if _, ok := seg[string(r.Key)]; !ok {
+						segBytes += keyMapEntryBytes + int64(len(r.Key))
+					}
+				}
+				seg[string(r.Key)] = h.BaseOffset + int64(r.OffsetDelta)
 				return nil
 			})
 		})
 		if err != nil {
 			return err
 		}
+		if mapBytes+segBytes > dedupeBytes {
+			break
+		}
+		mapBytes += segBytes
+		maps.Copy(offsets, seg)
+		mapped++
+		mappedDirty = true
+	}
+	if !mappedDirty {
+		if mapped < n {
+			l.logger.Warn("log cleaner: the keys of one segment do not fit log.cleaner.dedupe.buffer.size; not cleaning",
+				"partition", l.tp, "segment", all[mapped].seg.base, "dedupe_buffer_bytes", dedupeBytes)
+		}
+		return nil
 	}
 	horizon := nowMs - cfg.DeleteRetentionMs
-	for _, g := range groupForCleaning(all[:n], pendingBases, cfg.SegmentBytes) {
+	for _, g := range groupForCleaning(all[:mapped], pendingBases, cfg.SegmentBytes) {
 		if err := l.cleanSegments(g, offsets, lastBatch, horizon, nowMs); err != nil {
 			return err
 		}
 	}
+	// Everything below the map's end is clean now, except a segment left
+	// out because its previous files still wait for deletion: the cleaner
+	// offset stops there (moving back if need be), so the next pass maps
+	// it and what follows, and no key stays twice below the offset.
+	next := all[mapped].seg.base
+	for _, t := range all[:mapped] {
+		if pendingBases[t.seg.base] {
+			next = t.seg.base
+			break
+		}
+	}
 	l.mu.Lock()
-	l.mu.cleanerOffset = max(l.mu.cleanerOffset, firstUncleanable)
+	l.mu.cleanerOffset = min(next, l.activeLocked().base)
 	l.mu.Unlock()
 	return nil
 }
+
+// keyMapEntryBytes is what one key of the cleaner's map costs besides its
+// bytes: the string header, the offset, and the map's own overhead.
+const keyMapEntryBytes = 64
 
 // groupForCleaning splits the cleanable segments into runs that the
 // cleaner rewrites into one segment each, as Kafka's groupSegmentsBySize
@@ -172,7 +235,7 @@ func filterBatch(batch []byte, h *records.Header, offsets map[string]int64, hori
 	err := records.Records(batch, 0, func(r *records.Record) error {
 		n++
 		if r.Key != nil {
-			if offsets[string(r.Key)] != h.BaseOffset+int64(r.OffsetDelta) {
+			if o, ok := offsets[string(r.Key)]; ok && o != h.BaseOffset+int64(r.OffsetDelta) {
 				return nil // shadowed by a later record with the same key
 			}
 			if r.Value == nil && h.MaxTimestamp < horizon {

@@ -216,3 +216,99 @@ func TestCleanerOffsetCheckpoint(t *testing.T) {
 	}
 	m.Close()
 }
+
+// TestCleanerBoundedKeyMap: with a key map too small for the whole dirty
+// part, each pass maps what fits, cleans below it and moves the cleaner
+// offset there; the passes together give the same log as one unbounded
+// pass. A map too small for one segment cleans nothing.
+func TestCleanerBoundedKeyMap(t *testing.T) {
+	const segs, own = 6, 5 // sealed segments; keys of their own each
+	build := func(t *testing.T) (*Log, map[int64]string) {
+		_, l, _ := newTestLog(t, compactConfig())
+		want := map[int64]string{}
+		for i := range segs {
+			base := int64(i * (own + 1))
+			var kvs []kv
+			for j := range own {
+				k := fmt.Sprintf("s%d-k%d", i, j)
+				kvs = append(kvs, kv{k, "v", false})
+				want[base+int64(j)] = k + "=v"
+			}
+			kvs = append(kvs, kv{"shared", fmt.Sprint(i), false})
+			appendKV(t, l, kvOpts{}, kvs...)
+			roll(t, l)
+		}
+		want[int64((segs-1)*(own+1)+own)] = fmt.Sprintf("shared=%d", segs-1)
+		return l, want
+	}
+	cleanerOffset := func(l *Log) int64 {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.mu.cleanerOffset
+	}
+	perSegment := int64(own) * (keyMapEntryBytes + int64(len("s0-k0")))
+	perSegment += keyMapEntryBytes + int64(len("shared")) // the first segment maps it too
+
+	t.Run("passes", func(t *testing.T) {
+		l, want := build(t)
+		budget := 2 * perSegment // two segments' new keys per pass
+		var offs []int64
+		for i := range 4 {
+			// maintain: deleted files go first (file.delete.delay.ms 0),
+			// then a cleaner pass.
+			if err := l.maintain(at(int64(10+i)).UnixMilli(), 86400000, budget); err != nil {
+				t.Fatal(err)
+			}
+			offs = append(offs, cleanerOffset(l))
+		}
+		if fmt.Sprint(offs) != "[12 24 36 36]" {
+			t.Fatalf("cleaner offset after each pass %v, want [12 24 36 36]", offs)
+		}
+		wantKV(t, readAllKV(t, l), want)
+	})
+	t.Run("pending", func(t *testing.T) {
+		// The second pass comes before the first one's replaced files are
+		// deleted: it must leave the merged segment alone and move the
+		// cleaner offset back to it, so that a later pass still drops its
+		// shadowed records.
+		l, want := build(t)
+		budget := 2 * perSegment
+		for _, wantCo := range []int64{12, 0} {
+			if err := l.clean(at(10).UnixMilli(), budget); err != nil {
+				t.Fatal(err)
+			}
+			if co := cleanerOffset(l); co != wantCo {
+				t.Fatalf("cleaner offset %d, want %d", co, wantCo)
+			}
+		}
+		for i := range 6 {
+			if err := l.maintain(at(int64(20+i)).UnixMilli(), 86400000, budget); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if co := cleanerOffset(l); co != 36 {
+			t.Fatalf("cleaner offset %d after the later passes, want 36", co)
+		}
+		wantKV(t, readAllKV(t, l), want)
+	})
+	t.Run("unbounded", func(t *testing.T) {
+		l, want := build(t)
+		if err := l.clean(at(10).UnixMilli(), 1<<30); err != nil {
+			t.Fatal(err)
+		}
+		if co := cleanerOffset(l); co != 36 {
+			t.Fatalf("cleaner offset %d, want 36", co)
+		}
+		wantKV(t, readAllKV(t, l), want)
+	})
+	t.Run("too small", func(t *testing.T) {
+		l, _ := build(t)
+		before := l.Size()
+		if err := l.clean(at(10).UnixMilli(), perSegment/2); err != nil {
+			t.Fatal(err)
+		}
+		if co := cleanerOffset(l); co != 0 || l.Size() != before {
+			t.Fatalf("cleaner offset %d, size %d (before %d): cleaned with a map too small", co, l.Size(), before)
+		}
+	})
+}

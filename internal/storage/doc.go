@@ -162,10 +162,17 @@
 // dirty (at or past the cleaner offset) and the dirty ratio (bytes of
 // sealed segments at or past the cleaner offset / bytes of all sealed
 // segments) reaches min.cleanable.dirty.ratio. It builds a map key →
-// highest offset over the cleanable segments and rewrites each of them
-// keeping, per key, only the record at that offset; tombstones (null
+// highest offset over the dirty cleanable segments, from the cleaner
+// offset on, as far as their keys fit in log.cleaner.dedupe.buffer.size
+// (Kafka's bound; the next pass goes on from where this one stopped, and
+// a log whose first dirty segment does not fit is not cleaned), then
+// rewrites every segment below the map's end: a record whose key the map
+// holds survives only at the mapped offset, one whose key it lacks (the
+// clean part holds each key once already) survives; tombstones (null
 // value) whose batch's max timestamp is more than delete.retention.ms
-// before now are dropped too. Records without a key are kept. Control
+// before now are dropped too. The cleaner offset then moves to the map's
+// end, or back to a segment the pass had to leave out (its previous
+// files still waiting for deletion), so no key is left twice below it. Records without a key are kept. Control
 // and transactional batches (there are no transactions yet; the cleaner
 // does not track their outcome) are kept as they are and stay out of the
 // key map, and so is the last batch of each producer

@@ -66,8 +66,9 @@ func (l *Log) flushUpTo(upTo int64) error {
 
 // maintain runs one pass of the periodic work for this log: retention,
 // the flush of rolled segments and flush.ms, producer expiry, and the
-// removal of deleted segment files whose delay passed.
-func (l *Log) maintain(nowMs, producerExpirationMs int64) error {
+// removal of deleted segment files whose delay passed, then a cleaner pass
+// (compacted logs) with a key map of at most dedupeBytes.
+func (l *Log) maintain(nowMs, producerExpirationMs, dedupeBytes int64) error {
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
@@ -96,7 +97,7 @@ func (l *Log) maintain(nowMs, producerExpirationMs int64) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := l.clean(nowMs); err != nil && !errors.Is(err, ErrLogClosed) {
+	if err := l.clean(nowMs, dedupeBytes); err != nil && !errors.Is(err, ErrLogClosed) {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

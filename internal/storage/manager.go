@@ -30,6 +30,11 @@ type ManagerConfig struct {
 	// RecoveryThreadsPerDir is num.recovery.threads.per.data.dir (default 2):
 	// how many partitions of one dir are opened (recovered) in parallel.
 	RecoveryThreadsPerDir int
+	// CleanerDedupeBufferBytes is log.cleaner.dedupe.buffer.size (default
+	// 128 MiB): the memory a cleaner pass may use for its key map; a pass
+	// cleans as much of the dirty part of a log as its keys fit in it,
+	// and the next pass goes on from there.
+	CleanerDedupeBufferBytes int64
 	// MaxOpenSegmentFiles bounds the files of sealed segments (.log,
 	// .index, .timeindex) held open at once across all logs; the least
 	// recently used are closed and reopened on demand. The active
@@ -90,6 +95,9 @@ func OpenManager(cfg ManagerConfig) (*Manager, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.CleanerDedupeBufferBytes <= 0 {
+		cfg.CleanerDedupeBufferBytes = 128 << 20
 	}
 	if cfg.ProducerIDExpirationMs <= 0 {
 		cfg.ProducerIDExpirationMs = 24 * 60 * 60 * 1000
@@ -379,7 +387,7 @@ func (m *Manager) logsSnapshot() []*Log {
 func (m *Manager) Maintain(now time.Time) {
 	nowMs := now.UnixMilli()
 	for _, l := range m.logsSnapshot() {
-		if err := l.maintain(nowMs, m.cfg.ProducerIDExpirationMs); err != nil {
+		if err := l.maintain(nowMs, m.cfg.ProducerIDExpirationMs, m.cfg.CleanerDedupeBufferBytes); err != nil {
 			m.logger.Error("log maintenance failed", "partition", l.tp, "err", err)
 		}
 	}

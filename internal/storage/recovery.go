@@ -273,8 +273,9 @@ func openLog(p openParams) (*Log, error) {
 	}
 	l.mu.recoveryPoint = leo
 	// Segments below the checkpointed cleaner offset were clean when it
-	// was written, and stay so whatever recovery cut after them.
-	l.mu.cleanerOffset = min(max(p.cleanerOffset, 0), leo)
+	// was written, and stay so whatever recovery cut after them; the
+	// active segment always counts as dirty.
+	l.mu.cleanerOffset = min(max(p.cleanerOffset, 0), a.base)
 	changed := l.mu.epochs.truncateFromEnd(leo)
 	changed = l.mu.epochs.truncateFromStart(logStart) || changed
 	if changed || recovered {
@@ -610,7 +611,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.leo.Store(leo)
 	l.setHWLocked(l.hw.Load())
 	l.mu.recoveryPoint = min(l.mu.recoveryPoint, leo)
-	l.mu.cleanerOffset = min(l.mu.cleanerOffset, leo)
+	l.mu.cleanerOffset = min(l.mu.cleanerOffset, l.activeLocked().base)
 	if l.mu.epochs.truncateFromEnd(leo) {
 		if err := l.mu.epochs.persist(); err != nil {
 			return storageErr("write leader-epoch-checkpoint", err)
