@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streaming/samsa/internal/testbroker/testports"
 )
 
 // buildSamsa compiles the binary once per test run.
@@ -44,14 +45,9 @@ func samsaBinary(t *testing.T) string {
 	return buildOnce.path
 }
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort is a port below the ephemeral range (see testports.Free):
+// these brokers are restarted on the same ports after SIGKILL.
+func freePort(t *testing.T) int { return testports.Free(t) }
 
 // brokerProc is `samsa server` as a child process.
 type brokerProc struct {

@@ -5,20 +5,57 @@ package testports
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// Free asks the kernel for a free loopback port.
+// Free returns a loopback port that is free now, chosen below the
+// kernel's ephemeral range. A port the kernel hands out for port 0 comes
+// from that range, which every outgoing connection of every test process
+// also draws its local port from: a broker restarted on the same port
+// (crash tests) could find it taken by some client's connection in the
+// meantime. Below the range, only another test's own choice can collide.
 func Free(t testing.TB) int {
 	t.Helper()
+	lo := ephemeralLow()
+	if lo > 2048 {
+		base := max(1024, lo-16384)
+		for range 64 {
+			port := base + rand.IntN(lo-base)
+			if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				ln.Close()
+				return port
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default when it cannot be read).
+func ephemeralLow() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 32768
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return lo
 }
 
 // Start builds the options of a single-node test broker with its data in
