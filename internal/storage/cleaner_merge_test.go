@@ -132,13 +132,7 @@ func TestGroupForCleaning(t *testing.T) {
 // The next open completes the swap and drops the second segment, whose
 // offsets the merged file holds: no offset twice, nothing lost.
 func TestCleanerCrashMidMerge(t *testing.T) {
-	dir := t.TempDir()
-	ffs := vfs.NewFaulty(vfs.OS)
-	m := openManager(t, ffs, dir)
-	l, err := m.GetOrCreate(testTP, [16]byte{1}, compactConfig(), t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ffs, m, l, dir := faultyCompactLog(t)
 	want := fillSegments(t, l, 3)
 	appendKV(t, l, kvOpts{}, kv{"tail", "1", false}) // 12, in the active segment
 	want[12] = "tail=1"

@@ -329,9 +329,10 @@ func TestCleanerConcurrentReads(t *testing.T) {
 	}
 }
 
-// TestCleanerCrashMidSwap fails the rename of the swap file into place:
-// the log goes offline and the next open completes the swap.
-func TestCleanerCrashMidSwap(t *testing.T) {
+// faultyCompactLog is a compacted log on a file system that can be told
+// to fail.
+func faultyCompactLog(t *testing.T) (*vfs.Faulty, *Manager, *Log, string) {
+	t.Helper()
 	dir := t.TempDir()
 	ffs := vfs.NewFaulty(vfs.OS)
 	m := openManager(t, ffs, dir)
@@ -339,6 +340,13 @@ func TestCleanerCrashMidSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ffs, m, l, dir
+}
+
+// TestCleanerCrashMidSwap fails the rename of the swap file into place:
+// the log goes offline and the next open completes the swap.
+func TestCleanerCrashMidSwap(t *testing.T) {
+	ffs, m, l, dir := faultyCompactLog(t)
 	appendKV(t, l, kvOpts{}, kv{"a", "1", false}, kv{"b", "1", false}) // 0-1
 	appendKV(t, l, kvOpts{}, kv{"a", "2", false})                      // 2
 	roll(t, l)
