@@ -37,18 +37,7 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	rounds := 3
-	if v := os.Getenv("SAMSA_CHAOS_ROUNDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("SAMSA_CHAOS_ROUNDS=%q", v)
-		}
-		rounds = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d, %d rounds", seed, rounds)
-	rng := rand.New(rand.NewPCG(seed, seed))
-
+	rounds, rng := chaosRounds(t)
 	bin := samsaBinary(t)
 	dir := t.TempDir()
 	p, port, cport := startFreshProc(t, bin, dir)
@@ -173,20 +162,7 @@ func TestChaos(t *testing.T) {
 	firstCommitted := committedSum()
 	for round := 1; round <= rounds; round++ {
 		checkCommits(round)
-		if rng.IntN(3) == 0 {
-			d := time.Duration(1000+rng.IntN(2000)) * time.Millisecond
-			t.Logf("round %d: SIGSTOP for %v (%d acknowledged)", round, d, ackedCount())
-			p.cmd.Process.Signal(syscall.SIGSTOP)
-			time.Sleep(d)
-			p.cmd.Process.Signal(syscall.SIGCONT)
-		} else {
-			// Kill at a random point of the stream, restart after a pause.
-			time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
-			t.Logf("round %d: SIGKILL (%d acknowledged)", round, ackedCount())
-			p.kill()
-			time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
-			p = startProc(t, bin, dir, port, cport)
-		}
+		p = fault(t, rng, round, ackedCount(), p, func() *brokerProc { return startProc(t, bin, dir, port, cport) })
 		waitProgress(fmt.Sprintf("round %d", round), 2000)
 	}
 	// The group kept consuming and committing through the faults.
@@ -218,6 +194,42 @@ func TestChaos(t *testing.T) {
 	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer rcancel()
 	verify(t, rctx, addr, topic, want)
+}
+
+// chaosRounds is the number of faults (3, or SAMSA_CHAOS_ROUNDS) and a
+// random source whose seed is logged, so a failing run can be replayed.
+func chaosRounds(t *testing.T) (int, *rand.Rand) {
+	rounds := 3
+	if v := os.Getenv("SAMSA_CHAOS_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("SAMSA_CHAOS_ROUNDS=%q", v)
+		}
+		rounds = n
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d, %d rounds", seed, rounds)
+	return rounds, rand.New(rand.NewPCG(seed, seed))
+}
+
+// fault hits the broker once: one time in three a SIGSTOP of 1-3 s, else a
+// SIGKILL at a random moment and, after a random pause, a restart. It
+// returns the broker now running.
+func fault(t *testing.T, rng *rand.Rand, round, acked int, p *brokerProc, restart func() *brokerProc) *brokerProc {
+	t.Helper()
+	if rng.IntN(3) == 0 {
+		d := time.Duration(1000+rng.IntN(2000)) * time.Millisecond
+		t.Logf("round %d: SIGSTOP for %v (%d acknowledged)", round, d, acked)
+		p.cmd.Process.Signal(syscall.SIGSTOP)
+		time.Sleep(d)
+		p.cmd.Process.Signal(syscall.SIGCONT)
+		return p
+	}
+	time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
+	t.Logf("round %d: SIGKILL (%d acknowledged)", round, acked)
+	p.kill()
+	time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+	return restart()
 }
 
 // ackedAt is where a record was acknowledged.

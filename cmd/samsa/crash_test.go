@@ -58,9 +58,9 @@ type brokerProc struct {
 
 // startProc starts `samsa server` on the given ports and data dir and
 // waits until it logs that it serves.
-func startProc(t *testing.T, bin, dir string, port, cport int) *brokerProc {
+func startProc(t *testing.T, bin, dir string, port, cport int, overrides ...string) *brokerProc {
 	t.Helper()
-	p, err := tryStartProc(t, bin, dir, port, cport)
+	p, err := tryStartProc(t, bin, dir, port, cport, overrides...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,12 +69,12 @@ func startProc(t *testing.T, bin, dir string, port, cport int) *brokerProc {
 
 // startFreshProc starts a broker on new ports, retrying with other ports
 // if one chosen was taken before the broker could bind it.
-func startFreshProc(t *testing.T, bin, dir string) (p *brokerProc, port, cport int) {
+func startFreshProc(t *testing.T, bin, dir string, overrides ...string) (p *brokerProc, port, cport int) {
 	t.Helper()
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, cport = freePort(t), freePort(t)
-		if p, err = tryStartProc(t, bin, dir, port, cport); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		if p, err = tryStartProc(t, bin, dir, port, cport, overrides...); err == nil || !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
 	}
@@ -84,15 +84,19 @@ func startFreshProc(t *testing.T, bin, dir string) (p *brokerProc, port, cport i
 	return p, port, cport
 }
 
-func tryStartProc(t *testing.T, bin, dir string, port, cport int) (*brokerProc, error) {
+func tryStartProc(t *testing.T, bin, dir string, port, cport int, overrides ...string) (*brokerProc, error) {
 	t.Helper()
-	cmd := exec.Command(bin, "server",
+	args := []string{"server",
 		"--override", fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", port, cport),
 		"--override", fmt.Sprintf("controller.quorum.voters=1@127.0.0.1:%d", cport),
-		"--override", "log.dirs="+dir,
+		"--override", "log.dirs=" + dir,
 		"--override", "samsa.http.listener=127.0.0.1:0",
 		"--override", "log.segment.bytes=1048576", // several segments, so recovery crosses rolls
-	)
+	}
+	for _, o := range overrides {
+		args = append(args, "--override", o)
+	}
+	cmd := exec.Command(bin, args...)
 	logPath := filepath.Join(t.TempDir(), "broker.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
