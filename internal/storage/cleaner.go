@@ -114,6 +114,9 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 			mapped++
 			continue
 		}
+		// The segment's keys go to a map of their own first, and the scan
+		// stops as soon as they would pass the budget: memory stays
+		// within it even for a segment that does not fit.
 		seg := map[string]int64{}
 		var segBytes int64
 		err := scanBatches(t.seg, t.size, func(batch []byte, h *records.Header) error {
@@ -127,17 +130,20 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 				if _, ok := offsets[string(r.Key)]; !ok {
 					if _, ok := seg[string(r.Key)]; !ok {
 						segBytes += keyMapEntryBytes + int64(len(r.Key))
+						if mapBytes+segBytes > dedupeBytes {
+							return errKeyMapFull
+						}
 					}
 				}
 				seg[string(r.Key)] = h.BaseOffset + int64(r.OffsetDelta)
 				return nil
 			})
 		})
+		if errors.Is(err, errKeyMapFull) {
+			break
+		}
 		if err != nil {
 			return err
-		}
-		if mapBytes+segBytes > dedupeBytes {
-			break
 		}
 		mapBytes += segBytes
 		maps.Copy(offsets, seg)
@@ -177,6 +183,9 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 // keyMapEntryBytes is what one key of the cleaner's map costs besides its
 // bytes: the string header, the offset, and the map's own overhead.
 const keyMapEntryBytes = 64
+
+// errKeyMapFull stops the scan of a segment whose keys do not fit.
+var errKeyMapFull = errors.New("cleaner key map full")
 
 // groupForCleaning splits the cleanable segments into runs that the
 // cleaner rewrites into one segment each, as Kafka's groupSegmentsBySize
