@@ -53,12 +53,7 @@ func TestChaosCompacted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
-		kgo.ProducerLinger(time.Millisecond), kgo.RecordDeliveryTimeout(2*time.Minute),
-		kgo.RetryTimeout(2*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod := chaosProducer(t, addr, topic)
 	var (
 		mu       sync.Mutex
 		lastAck  = map[string]ackedAt{} // key -> its acknowledged record with the highest offset
@@ -96,32 +91,13 @@ func TestChaosCompacted(t *testing.T) {
 		defer mu.Unlock()
 		return acked
 	}
-	waitProgress := func(what string, more int) {
-		t.Helper()
-		from := ackedCount()
-		deadline := time.Now().Add(60 * time.Second)
-		for ackedCount() < from+more {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no progress (%d acknowledged)", what, ackedCount())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-
-	waitProgress("before the first fault", 20000)
-	for round := 1; round <= rounds; round++ {
-		p = fault(t, rng, round, ackedCount(), p, func() *brokerProc { return startProc(t, bin, dir, port, cport, overrides...) })
-		waitProgress(fmt.Sprintf("round %d", round), 20000)
-	}
+	waitProgress(t, "before the first fault", ackedCount, 20000)
+	runFaults(t, rng, rounds, ackedCount, 20000, p, func(int) {},
+		func() *brokerProc { return startProc(t, bin, dir, port, cport, overrides...) })
 	time.Sleep(time.Second) // a few more cleaner passes on the final data
 	cancel()
 	wg.Wait()
-	fctx, fcancel := context.WithTimeout(context.Background(), time.Minute)
-	if err := prod.Flush(fctx); err != nil {
-		t.Fatalf("flush: %v", err)
-	}
-	fcancel()
-	prod.Close()
+	flushClose(t, prod)
 
 	// Read everything that is left.
 	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -56,14 +56,7 @@ func TestChaos(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The producer: idempotent (kgo's default), acks=all, retrying
-	// through the outages.
-	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
-		kgo.ProducerLinger(time.Millisecond), kgo.RecordDeliveryTimeout(2*time.Minute),
-		kgo.RetryTimeout(2*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod := chaosProducer(t, addr, topic)
 	var (
 		mu     sync.Mutex
 		acked  = map[string]ackedAt{}
@@ -115,17 +108,6 @@ func TestChaos(t *testing.T) {
 		defer mu.Unlock()
 		return len(acked)
 	}
-	waitProgress := func(what string, more int) {
-		t.Helper()
-		from := ackedCount()
-		deadline := time.Now().Add(60 * time.Second)
-		for ackedCount() < from+more {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no progress (%d acknowledged)", what, ackedCount())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 	lastCommitted := map[int32]int64{}
 	checkCommits := func(round int) {
 		t.Helper()
@@ -157,14 +139,11 @@ func TestChaos(t *testing.T) {
 		}
 		return n
 	}
-	waitProgress("before the first fault", 3000)
+	waitProgress(t, "before the first fault", ackedCount, 3000)
 	checkCommits(0)
 	firstCommitted := committedSum()
-	for round := 1; round <= rounds; round++ {
-		checkCommits(round)
-		p = fault(t, rng, round, ackedCount(), p, func() *brokerProc { return startProc(t, bin, dir, port, cport) })
-		waitProgress(fmt.Sprintf("round %d", round), 2000)
-	}
+	runFaults(t, rng, rounds, ackedCount, 2000, p, checkCommits,
+		func() *brokerProc { return startProc(t, bin, dir, port, cport) })
 	// The group kept consuming and committing through the faults.
 	deadline := time.Now().Add(30 * time.Second)
 	for checkCommits(rounds + 1); committedSum() <= firstCommitted; checkCommits(rounds + 1) {
@@ -179,12 +158,7 @@ func TestChaos(t *testing.T) {
 	// Flush waits for every record's callback, so acked is complete.
 	cancel()
 	wg.Wait()
-	fctx, fcancel := context.WithTimeout(context.Background(), time.Minute)
-	if err := prod.Flush(fctx); err != nil {
-		t.Fatalf("flush: %v", err)
-	}
-	fcancel()
-	prod.Close()
+	flushClose(t, prod)
 	cons.Close()
 	mu.Lock()
 	want := acked
@@ -210,6 +184,57 @@ func chaosRounds(t *testing.T) (int, *rand.Rand) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d, %d rounds", seed, rounds)
 	return rounds, rand.New(rand.NewPCG(seed, seed))
+}
+
+// chaosProducer is the chaos tests' producer: idempotent (kgo's default),
+// acks=all, retrying through the outages.
+func chaosProducer(t *testing.T, addr, topic string) *kgo.Client {
+	t.Helper()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
+		kgo.ProducerLinger(time.Millisecond), kgo.RecordDeliveryTimeout(2*time.Minute),
+		kgo.RetryTimeout(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prod
+}
+
+// flushClose waits until every record's callback has run, then closes.
+func flushClose(t *testing.T, prod *kgo.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := prod.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	prod.Close()
+}
+
+// waitProgress waits until count has grown by more (a minute at most).
+func waitProgress(t *testing.T, what string, count func() int, more int) {
+	t.Helper()
+	from := count()
+	deadline := time.Now().Add(60 * time.Second)
+	for count() < from+more {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no progress (%d acknowledged)", what, count())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runFaults hits the broker rounds times (see fault), calling before(round)
+// first and waiting for step more acknowledgements after each. It returns
+// the broker running at the end.
+func runFaults(t *testing.T, rng *rand.Rand, rounds int, acked func() int, step int,
+	p *brokerProc, before func(round int), restart func() *brokerProc) *brokerProc {
+	t.Helper()
+	for round := 1; round <= rounds; round++ {
+		before(round)
+		p = fault(t, rng, round, acked(), p, restart)
+		waitProgress(t, fmt.Sprintf("round %d", round), acked, step)
+	}
+	return p
 }
 
 // fault hits the broker once: one time in three a SIGSTOP of 1-3 s, else a
