@@ -86,8 +86,13 @@ def kafka_python():
     # Auto-commit: consume everything, close (commits), a new member
     # sees nothing left.
     c = KafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, group_id=group, auto_offset_reset='earliest',
-                      enable_auto_commit=True, auto_commit_interval_ms=200, consumer_timeout_ms=3000)
-    n = sum(1 for _ in c)
+                      enable_auto_commit=True, auto_commit_interval_ms=200)
+    # Poll until all 20 arrive: the first join of a group waits out
+    # group.initial.rebalance.delay.ms (3 s), so a fixed idle timeout
+    # (consumer_timeout_ms) races with it on a loaded machine.
+    n, deadline = 0, time.time() + 30
+    while n < 20 and time.time() < deadline:
+        n += sum(len(recs) for recs in c.poll(timeout_ms=500).values())
     assert n == 20, n
     c.close()
     c = KafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, group_id=group, auto_offset_reset='earliest',
