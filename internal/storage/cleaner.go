@@ -90,20 +90,17 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 	}
 	l.mu.Unlock()
 
-	// The last batch of each producer over the whole log (kept as it is),
-	// and the key map over the dirty cleanable segments that fit.
+	// The key map over the dirty cleanable segments that fit, and the last
+	// batch of each producer over the whole log (kept as it is): noted by
+	// the same scan where it reads a segment whole, by a header scan of
+	// the other segments after.
 	lastBatch := map[int64]int64{}
-	for _, t := range all {
-		err := scanBatches(t.seg, t.size, func(_ []byte, h *records.Header) error {
-			if h.HasProducer() {
-				lastBatch[h.ProducerID] = h.BaseOffset
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+	noteProducer := func(pid, base int64) {
+		if b, ok := lastBatch[pid]; !ok || base > b {
+			lastBatch[pid] = base
 		}
 	}
+	scanned := make([]bool, len(all))
 	offsets := map[string]int64{}
 	var mapBytes int64
 	mapped := 0 // all[:mapped] are cleaned with the map
@@ -119,7 +116,11 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 		// within it even for a segment that does not fit.
 		seg := map[string]int64{}
 		var segBytes int64
+		producers := map[int64]int64{} // noted once the segment fits
 		err := scanBatches(t.seg, t.size, func(batch []byte, h *records.Header) error {
+			if h.HasProducer() {
+				producers[h.ProducerID] = h.BaseOffset
+			}
 			if h.IsControl() || h.IsTransactional() {
 				return nil
 			}
@@ -147,6 +148,10 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 		}
 		mapBytes += segBytes
 		maps.Copy(offsets, seg)
+		for pid, base := range producers {
+			noteProducer(pid, base)
+		}
+		scanned[mapped] = true
 		mapped++
 		mappedDirty = true
 	}
@@ -156,6 +161,20 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 				"partition", l.tp, "segment", all[mapped].seg.base, "dedupe_buffer_bytes", dedupeBytes)
 		}
 		return nil
+	}
+	for i, t := range all {
+		if scanned[i] {
+			continue
+		}
+		err := scanBatches(t.seg, t.size, func(_ []byte, h *records.Header) error {
+			if h.HasProducer() {
+				noteProducer(h.ProducerID, h.BaseOffset)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	horizon := nowMs - cfg.DeleteRetentionMs
 	for _, g := range groupForCleaning(all[:mapped], pendingBases, cfg.SegmentBytes) {
