@@ -14,8 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/config"
-	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/records"
+	"github.com/samsa-streaming/samsa/internal/replica"
 )
 
 // Produce v3-v12.
@@ -63,8 +63,9 @@ func handleProduce(s *Server, r *request) kmsg.Response {
 		s.runProduceJobs(req.Version, req.Acks, now, jobs)
 	}
 
-	var waits []hwWait
+	var waits []replica.CommitWait
 	failed := false
+	leaders := newLeaderHints(s)
 	j := 0
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
@@ -72,28 +73,20 @@ func handleProduce(s *Server, r *request) kmsg.Response {
 		for range rt.Partitions {
 			job := &jobs[j]
 			j++
-			sp := job.sp
 			if job.wait != nil {
 				waits = append(waits, *job.wait)
 			}
 			if err := job.err; err != nil {
 				failed = true
-				sp.ErrorCode = errCode(err)
-				if req.Version >= 8 {
-					sp.ErrorMessage = errMessage(err)
-					var re *records.RecordError
-					if errors.As(err, &re) {
-						er := kmsg.NewProduceResponseTopicPartitionErrorRecord()
-						er.RelativeOffset = int32(re.Index)
-						er.ErrorMessage = &re.Message
-						sp.ErrorRecords = append(sp.ErrorRecords, er)
-					}
-				}
+				s.setProduceError(req.Version, &job.sp, err, leaders)
 				s.logger.Debug("produce failed", "topic", rt.Topic, "partition", job.part, "err", err)
 			}
-			st.Partitions = append(st.Partitions, sp)
+			st.Partitions = append(st.Partitions, job.sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Version >= 10 {
+		resp.Brokers = leaders.produceBrokers(r.c.listener)
 	}
 
 	if req.Acks == 0 {
@@ -110,19 +103,50 @@ func handleProduce(s *Server, r *request) kmsg.Response {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.waitHighWatermarks(waits, timeout); err != nil {
-			for i := range resp.Topics {
-				for j := range resp.Topics[i].Partitions {
-					sp := &resp.Topics[i].Partitions[j]
-					if sp.ErrorCode == 0 && sp.BaseOffset >= 0 {
-						sp.ErrorCode = errCode(err)
-					}
+		s.waitCommitted(waits, timeout)
+		// Each waiting partition gets its own outcome.
+		j := 0
+		for i := range resp.Topics {
+			for k := range resp.Topics[i].Partitions {
+				job := &jobs[j]
+				j++
+				if job.wait == nil {
+					continue
+				}
+				if err := s.commitOutcome(*job.wait); err != nil {
+					sp := &resp.Topics[i].Partitions[k]
+					s.setProduceError(req.Version, sp, err, leaders)
 				}
 			}
+		}
+		if req.Version >= 10 {
+			resp.Brokers = leaders.produceBrokers(r.c.listener)
 		}
 		r.done(resp)
 	}()
 	return nil
+}
+
+// setProduceError fills a partition's answer for err: the code, from v8
+// the message and the failing record, from v10 the current leader on
+// NOT_LEADER_OR_FOLLOWER (KIP-951).
+func (s *Server) setProduceError(version int16, sp *kmsg.ProduceResponseTopicPartition, err error, leaders *leaderHints) {
+	sp.ErrorCode = errCode(err)
+	if version >= 8 {
+		sp.ErrorMessage = errMessage(err)
+		var re *records.RecordError
+		if errors.As(err, &re) {
+			er := kmsg.NewProduceResponseTopicPartitionErrorRecord()
+			er.RelativeOffset = int32(re.Index)
+			er.ErrorMessage = &re.Message
+			sp.ErrorRecords = append(sp.ErrorRecords, er)
+		}
+	}
+	if version >= 10 {
+		if id, epoch, ok := leaders.hint(err); ok {
+			sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = id, epoch
+		}
+	}
 }
 
 // produceJob is one partition of a produce request: its input, and what
@@ -132,7 +156,7 @@ type produceJob struct {
 	part  int32
 	set   []byte
 	sp    kmsg.ProduceResponseTopicPartition
-	wait  *hwWait
+	wait  *replica.CommitWait
 	err   error
 }
 
@@ -214,37 +238,28 @@ func repeatsPartition(jobs []produceJob) bool {
 	return false
 }
 
-// hwWait is an acks=all append waiting for the high watermark to pass it.
-type hwWait struct {
-	p      *partition
-	offset int64 // the high watermark must reach this
-}
-
 // produceTo validates and appends one partition's record set and fills sp.
 // It returns a wait when the append is not yet covered by the high
 // watermark and acks=-1 asked for that.
-func (s *Server) produceTo(version int16, topic string, part int32, set []byte, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
+func (s *Server) produceTo(version int16, topic string, part int32, set []byte, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (*replica.CommitWait, error) {
 	if isInternalTopic(topic) {
 		// Only the coordinators write their internal topics.
 		return nil, fmt.Errorf("%w: cannot append to internal topic %s", kerr.InvalidTopicException, topic)
 	}
-	p := s.parts.get(topic, part)
+	p := s.replicas.Get(topic, part)
 	if p == nil {
 		if err := s.maybeAutoCreate(topic); err != nil {
 			return nil, err
 		}
-		if p = s.parts.get(topic, part); p == nil {
+		if p = s.replicas.Get(topic, part); p == nil {
 			return nil, s.absentPartitionError(topic, part)
 		}
 	}
-	st := p.state()
-	if st.leader != s.nodeID {
-		return nil, errNotLeader
+	if err := p.CheckLeader(-1); err != nil {
+		return nil, err
 	}
-	if acks == -1 && int32(len(st.isr)) < st.cfg.MinInsyncReplicas {
-		return nil, errNotEnoughReplicas
-	}
-	vr, err := records.ValidateProduce(set, produceOptions(st.cfg, now, int(s.cfg.Int("socket.request.max.bytes"))))
+	st := p.State()
+	vr, err := records.ValidateProduce(set, produceOptions(st.Config, now, int(s.cfg.Int("socket.request.max.bytes"))))
 	if err != nil {
 		return nil, err
 	}
@@ -255,25 +270,29 @@ func (s *Server) produceTo(version int16, topic string, part int32, set []byte, 
 		// zstd arrived with Produce v7 (KIP-110); older clients can't read it back.
 		return nil, fmt.Errorf("%w: zstd needs Produce v7 or later", records.ErrUnsupportedCompression)
 	}
-	res, err := p.log.AppendAsLeader(vr.Set, st.leaderEpoch, now)
+	res, err := p.AppendAsLeader(vr.Set, acks, -1, now)
 	if err != nil {
 		return nil, err
 	}
-	p.maybeAdvanceHW()
 	if !res.Duplicate {
 		s.metrics.bytesIn.WithLabelValues(topic).Add(float64(len(vr.Set)))
 		s.metrics.messagesIn.WithLabelValues(topic).Add(float64(vr.Records))
 	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogStartOffset = res.LogStartOffset
-	if st.cfg.MessageTimestampType == "LogAppendTime" {
+	if st.Config.MessageTimestampType == "LogAppendTime" {
 		sp.LogAppendTime = res.LogAppendTime
 		if sp.LogAppendTime < 0 {
 			sp.LogAppendTime = now.UnixMilli()
 		}
 	}
-	if acks == -1 && p.log.HighWatermark() <= res.LastOffset {
-		return &hwWait{p: p, offset: res.LastOffset + 1}, nil
+	if acks == -1 {
+		w := &replica.CommitWait{P: p, Offset: res.LastOffset + 1, LeaderEpoch: res.LeaderEpoch}
+		if err := p.CommitError(w.Offset, w.LeaderEpoch); replica.IsPending(err) {
+			return w, nil
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	return nil, nil
 }
@@ -305,36 +324,25 @@ func produceOptions(cfg *config.Topic, now time.Time, maxRequest int) records.Pr
 	return o
 }
 
-// waitHighWatermarks blocks until every wait is covered, the timeout passes
-// (REQUEST_TIMED_OUT) or the broker shuts down.
-func (s *Server) waitHighWatermarks(waits []hwWait, timeout time.Duration) error {
-	w := newWaiter()
-	for _, hw := range waits {
-		hw.p.addWaiter(w)
-		defer hw.p.removeWaiter(w)
-	}
+// waitCommitted blocks until every acks=all append is committed or
+// failed, the timeout passes, or the broker shuts down.
+func (s *Server) waitCommitted(waits []replica.CommitWait, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(s.ctx, timeout)
 	defer cancel()
-	for {
-		done := true
-		for _, hw := range waits {
-			if hw.p.log.HighWatermark() < hw.offset {
-				done = false
-				break
-			}
+	_ = replica.WaitCommitted(ctx, waits)
+}
+
+// commitOutcome is an acks=all append's answer once the wait is over:
+// still pending means REQUEST_TIMED_OUT (or the broker is stopping).
+func (s *Server) commitOutcome(w replica.CommitWait) error {
+	err := w.P.CommitError(w.Offset, w.LeaderEpoch)
+	if replica.IsPending(err) {
+		if s.ctx.Err() != nil {
+			return errShuttingDown
 		}
-		if done {
-			return nil
-		}
-		select {
-		case <-w.ch:
-		case <-ctx.Done():
-			if s.ctx.Err() != nil {
-				return errShuttingDown
-			}
-			return context.DeadlineExceeded
-		}
+		return fmt.Errorf("%w: the replicas did not acknowledge in time", context.DeadlineExceeded)
 	}
+	return err
 }
 
 // absentPartitionError tells why a partition is not hosted here: unknown
@@ -358,12 +366,8 @@ func (s *Server) maybeAutoCreate(topic string) error {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
-	res := s.meta.CreateTopics(ctx, []metadata.TopicSpec{{
-		Name:              topic,
-		NumPartitions:     int32(s.cfg.Int("num.partitions")),
-		ReplicationFactor: int16(s.cfg.Int("default.replication.factor")),
-	}}, false)
-	if err := res[0].Err; err != nil && !errors.Is(err, metadata.ErrTopicExists) {
+	err := s.createTopic(ctx, topic, int32(s.cfg.Int("num.partitions")), int16(s.cfg.Int("default.replication.factor")), nil)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return err
 	}
 	s.logger.Info("auto-created topic", "topic", topic)

@@ -2,11 +2,14 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/storage"
 )
 
@@ -34,8 +37,9 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 		resp.ErrorCode = code
 		return resp
 	}
+	from := s.fetcherOf(req)
 	var fb fetchPayload
-	resp, sent, n, urgent := s.readFetch(req, plan, &fb)
+	resp, sent, n, urgent := s.readFetch(r, from, plan, &fb)
 	if urgent || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(plan.keys) == 0 {
 		s.sessions.commit(plan, sent)
 		s.countFetched(resp, &fb)
@@ -43,13 +47,18 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 		return resp
 	}
 
-	// Delayed fetch: wait for the high watermarks of the fetched
-	// partitions to move, then read again.
-	w := newWaiter()
-	var watched []*partition
+	// Delayed fetch: wait for the high watermarks (a consumer) or the log
+	// ends (a follower) of the fetched partitions to move, then read
+	// again.
+	w := replica.NewWaiter()
+	var watched []*replica.Partition
 	for _, k := range plan.keys {
 		if p := s.partitionFor(k); p != nil {
-			p.addWaiter(w)
+			if from.follower() {
+				p.AddLEOWaiter(w)
+			} else {
+				p.AddHWWaiter(w)
+			}
 			watched = append(watched, p)
 		}
 	}
@@ -58,16 +67,16 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 		defer s.wg.Done()
 		defer func() {
 			for _, p := range watched {
-				p.removeWaiter(w)
+				p.RemoveWaiter(w)
 			}
 		}()
 		timer := time.NewTimer(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 		defer timer.Stop()
 		for {
 			select {
-			case <-w.ch:
+			case <-w.C:
 				fb.release() // the previous answer is dropped
-				resp, sent, n, urgent = s.readFetch(req, plan, &fb)
+				resp, sent, n, urgent = s.readFetch(r, from, plan, &fb)
 				if urgent || n >= int(req.MinBytes) {
 					s.sessions.commit(plan, sent)
 					s.countFetched(resp, &fb)
@@ -77,7 +86,7 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 				}
 			case <-timer.C:
 				fb.release()
-				resp, sent, _, _ = s.readFetch(req, plan, &fb)
+				resp, sent, _, _ = s.readFetch(r, from, plan, &fb)
 				s.sessions.commit(plan, sent)
 				s.countFetched(resp, &fb)
 				r.payload = fb.take()
@@ -117,7 +126,7 @@ func (s *Server) countFetched(resp *kmsg.FetchResponse, fb *fetchPayload) {
 
 // partitionFor finds the hosted partition of a session key, resolving a
 // topic id through the metadata image.
-func (s *Server) partitionFor(k sessionKey) *partition {
+func (s *Server) partitionFor(k sessionKey) *replica.Partition {
 	name := k.topic
 	if name == "" {
 		t := s.meta.Image().TopicsByID[k.id]
@@ -126,15 +135,37 @@ func (s *Server) partitionFor(k sessionKey) *partition {
 		}
 		name = t.Name
 	}
-	return s.parts.get(name, k.part)
+	return s.replicas.Get(name, k.part)
+}
+
+// fetchFrom says who fetches: a consumer (replica -1) or a follower,
+// with the broker epoch it fetches under (-1: not said).
+type fetchFrom struct {
+	replica     int32
+	brokerEpoch int64
+}
+
+func (f fetchFrom) follower() bool { return f.replica >= 0 }
+
+func (s *Server) fetcherOf(req *kmsg.FetchRequest) fetchFrom {
+	if req.Version >= 15 {
+		return fetchFrom{req.ReplicaState.ID, req.ReplicaState.Epoch}
+	}
+	return fetchFrom{req.ReplicaID, -1}
 }
 
 // readFetch reads every partition of the plan once and builds the answer. It
 // returns the number of record bytes and whether a partition has an error
 // (which answers a fetch at once). The record bytes are read into buffers
 // of fb, or left in their files as regions of fb.
-func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan, fb *fetchPayload) (*kmsg.FetchResponse, map[sessionKey]sentState, int, bool) {
+func (s *Server) readFetch(r *request, from fetchFrom, plan *fetchPlan, fb *fetchPayload) (*kmsg.FetchResponse, map[sessionKey]sentState, int, bool) {
+	req := r.req.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	leaders := newLeaderHints(s)
+	var staleEpoch error
+	if from.follower() {
+		staleEpoch = s.checkReplicaEpoch(from)
+	}
 	var sent map[sessionKey]sentState
 	if plan.session != nil {
 		resp.SessionID = plan.session.id
@@ -164,12 +195,23 @@ func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan, fb *fetchPay
 		switch {
 		case name == "":
 			err = kerr.UnknownTopicID
+		case staleEpoch != nil:
+			err = staleEpoch
+		case from.follower():
+			limit := min(int64(sp.maxBytes), remaining)
+			err = s.readFollowerPartition(from.replica, name, k.part, sp, int32(max(limit, 0)), fb, &rp)
+			if rp.DivergingEpoch.EndOffset >= 0 {
+				urgent = true
+			}
 		default:
 			limit := min(int64(sp.maxBytes), remaining)
 			err = s.readPartition(name, k.part, sp, req.IsolationLevel, int32(max(limit, 0)), total == 0, fb, &rp)
 		}
 		if err != nil {
 			rp.ErrorCode = errCode(err)
+			if id, epoch, ok := leaders.hint(err); ok && req.Version >= 12 {
+				rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = id, epoch
+			}
 			urgent = true
 		}
 		if rp.RecordBatches == nil {
@@ -195,34 +237,67 @@ func (s *Server) readFetch(req *kmsg.FetchRequest, plan *fetchPlan, fb *fetchPay
 		}
 		cur.Partitions = append(cur.Partitions, rp)
 	}
+	if req.Version >= 16 {
+		resp.Brokers = leaders.fetchBrokers(r.c.listener)
+	}
 	return resp, sent, total, urgent
+}
+
+// checkReplicaEpoch refuses a follower fetch from an older incarnation of
+// the broker than the one registered (KIP-903), and one from a broker that
+// is not registered at all.
+func (s *Server) checkReplicaEpoch(from fetchFrom) error {
+	b := s.meta.Image().Brokers[from.replica]
+	switch {
+	case b == nil:
+		return fmt.Errorf("%w: broker %d is not registered", replica.ErrUnknownReplica, from.replica)
+	case from.brokerEpoch >= 0 && from.brokerEpoch < b.Epoch:
+		return fmt.Errorf("%w: broker %d fetches with epoch %d, its registration has %d", metadata.ErrStaleBrokerEpoch, from.replica, from.brokerEpoch, b.Epoch)
+	}
+	return nil
+}
+
+// readFollowerPartition serves one partition of a follower's fetch.
+func (s *Server) readFollowerPartition(replicaID int32, topic string, part int32, sp *sessionPart, maxBytes int32, fb *fetchPayload, rp *kmsg.FetchResponseTopicPartition) error {
+	p := s.replicas.Get(topic, part)
+	if p == nil {
+		return s.absentPartitionError(topic, part)
+	}
+	fr, err := p.ReadForFollower(replicaID, sp.fetchOffset, sp.currentLeaderEpoch, sp.lastFetchedEpoch, maxBytes, fb.alloc)
+	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = fr.HighWatermark, fr.HighWatermark, fr.LogStartOffset
+	if err != nil {
+		if fr.HighWatermark < 0 {
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+		}
+		return err
+	}
+	rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = fr.DivergingEpoch, fr.DivergingEndOffset
+	rp.RecordBatches = fr.Records
+	return nil
 }
 
 // readPartition reads one partition for a consumer into rp.
 func (s *Server) readPartition(topic string, part int32, sp *sessionPart, isolation int8, maxBytes int32, minOne bool, fb *fetchPayload, rp *kmsg.FetchResponseTopicPartition) error {
-	p := s.parts.get(topic, part)
+	p := s.replicas.Get(topic, part)
 	if p == nil {
 		return s.absentPartitionError(topic, part)
 	}
-	st := p.state()
-	if st.leader != s.nodeID {
-		return errNotLeader
-	}
-	if err := checkLeaderEpoch(sp.currentLeaderEpoch, st.leaderEpoch); err != nil {
+	if err := p.CheckLeader(sp.currentLeaderEpoch); err != nil {
 		return err
 	}
 	// Without transactions the last stable offset is the high watermark,
 	// so both isolation levels read up to it.
 	_ = isolation
-	hw := p.log.HighWatermark()
-	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, hw, p.log.LogStartOffset()
-	if sp.fetchOffset > hw && sp.fetchOffset <= p.log.LogEndOffset() {
+	l := p.Log
+	hw := l.HighWatermark()
+	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, hw, l.LogStartOffset()
+	if sp.fetchOffset > hw && sp.fetchOffset <= l.LogEndOffset() {
 		return nil // between HW and LEO: nothing to read yet, not an error
 	}
-	rr, rg, err := p.log.ReadRegion(sp.fetchOffset, maxBytes, hw, minOne, sendfileMinBytes, fb.alloc)
+	rr, rg, err := l.ReadRegion(sp.fetchOffset, maxBytes, hw, minOne, sendfileMinBytes, fb.alloc)
 	if err != nil {
 		if errors.Is(err, storage.ErrOffsetOutOfRange) {
-			rp.LogStartOffset = p.log.LogStartOffset()
+			rp.LogStartOffset = l.LogStartOffset()
 		}
 		return err
 	}
@@ -232,18 +307,4 @@ func (s *Server) readPartition(topic string, part int32, sp *sessionPart, isolat
 	}
 	rp.LogStartOffset = rr.LogStartOffset
 	return nil
-}
-
-// checkLeaderEpoch fences requests that carry a leader epoch (KIP-320): an
-// older epoch is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH
-// (this broker has not yet heard of it). -1 means the client did not say.
-func checkLeaderEpoch(requested, current int32) error {
-	switch {
-	case requested < 0 || requested == current:
-		return nil
-	case requested < current:
-		return kerr.FencedLeaderEpoch
-	default:
-		return kerr.UnknownLeaderEpoch
-	}
 }

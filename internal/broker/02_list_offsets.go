@@ -50,18 +50,14 @@ func handleListOffsets(s *Server, r *request) kmsg.Response {
 }
 
 func (s *Server) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {
-	p := s.parts.get(topic, rp.Partition)
+	p := s.replicas.Get(topic, rp.Partition)
 	if p == nil {
 		return s.absentPartitionError(topic, rp.Partition)
 	}
-	st := p.state()
-	if st.leader != s.nodeID {
-		return errNotLeader
-	}
-	if err := checkLeaderEpoch(rp.CurrentLeaderEpoch, st.leaderEpoch); err != nil {
+	if err := p.CheckLeader(rp.CurrentLeaderEpoch); err != nil {
 		return err
 	}
-	l := p.log
+	l := p.Log
 	sp.LeaderEpoch = l.LatestEpoch()
 	switch rp.Timestamp {
 	case listLatest:

@@ -15,20 +15,23 @@ import (
 // UNSUPPORTED_VERSION and our key ranges, as Kafka does, and the client retries
 // with a version from that list. The conn layer handles that case before the
 // body is decoded, because the body of an unknown version can't be decoded.
-func init() { register(kmsg.ApiVersions, 0, 4, handleApiVersions) }
+func init() {
+	register(kmsg.ApiVersions, 0, 4, handleApiVersions)
+	registerController(kmsg.ApiVersions, 0, 4, handleApiVersions)
+}
 
 func handleApiVersions(s *Server, r *request) kmsg.Response {
 	req := r.req.(*kmsg.ApiVersionsRequest)
 	resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
-	fillApiVersions(resp)
+	fillApiVersions(resp, r.c.apis)
 	if req.Version >= 3 && !validClientSoftware(req.ClientSoftwareName, req.ClientSoftwareVersion) {
 		resp.ErrorCode = kerr.InvalidRequest.Code
 	}
 	return resp
 }
 
-func fillApiVersions(resp *kmsg.ApiVersionsResponse) {
-	for _, h := range supportedAPIs() {
+func fillApiVersions(resp *kmsg.ApiVersionsResponse, apis apiTable) {
+	for _, h := range apis.supported() {
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey, k.MinVersion, k.MaxVersion = int16(h.key), h.min, h.max
 		resp.ApiKeys = append(resp.ApiKeys, k)
@@ -37,11 +40,11 @@ func fillApiVersions(resp *kmsg.ApiVersionsResponse) {
 
 // unsupportedApiVersions is the v0 answer to an ApiVersions request of a
 // version we do not serve.
-func unsupportedApiVersions() *kmsg.ApiVersionsResponse {
+func unsupportedApiVersions(apis apiTable) *kmsg.ApiVersionsResponse {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = 0
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
-	fillApiVersions(resp)
+	fillApiVersions(resp, apis)
 	return resp
 }
 

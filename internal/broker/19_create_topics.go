@@ -1,9 +1,7 @@
 package broker
 
 import (
-	"context"
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -20,7 +18,7 @@ import (
 // The controller validates names, counts, assignments and configs and
 // writes the topic to the metadata log; this handler fills in defaults and
 // turns results into the answer.
-func init() { register(kmsg.CreateTopics, 2, 7, handleCreateTopics) }
+func init() { registerAdmin(kmsg.CreateTopics, 2, 7, handleCreateTopics) }
 
 func handleCreateTopics(s *Server, r *request) kmsg.Response {
 	req := r.req.(*kmsg.CreateTopicsRequest)
@@ -44,7 +42,7 @@ func handleCreateTopics(s *Server, r *request) kmsg.Response {
 			setCreateErr(&resp.Topics[i], kerr.InvalidRequest, fmt.Errorf("topic %q appears more than once in the request", t.Topic))
 			continue
 		}
-		spec, err := s.topicSpec(t)
+		spec, err := s.topicSpec(t, r.c.controller)
 		if err != nil {
 			setCreateErr(&resp.Topics[i], nil, err)
 			continue
@@ -100,9 +98,11 @@ func setCreateErr(rt *kmsg.CreateTopicsResponseTopic, ke *kerr.Error, err error)
 
 // topicSpec turns a request topic into a controller spec, filling in the
 // broker defaults for -1 counts.
-func (s *Server) topicSpec(t kmsg.CreateTopicsRequestTopic) (metadata.TopicSpec, error) {
-	spec := metadata.TopicSpec{Name: t.Topic, NumPartitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor}
-	if isInternalTopic(t.Topic) {
+// Internal topics may be created only by brokers, through the CONTROLLER
+// listener.
+func (s *Server) topicSpec(t kmsg.CreateTopicsRequestTopic, fromBroker bool) (metadata.TopicSpec, error) {
+	spec := metadata.TopicSpec{Name: t.Topic, NumPartitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor, Internal: fromBroker && isInternalTopic(t.Topic)}
+	if isInternalTopic(t.Topic) && !fromBroker {
 		return spec, fmt.Errorf("%w: %q is reserved for the broker's internal use", metadata.ErrInvalidTopic, t.Topic)
 	}
 	if len(t.ReplicaAssignment) > 0 {
@@ -128,13 +128,4 @@ func (s *Server) topicSpec(t kmsg.CreateTopicsRequestTopic) (metadata.TopicSpec,
 		}
 	}
 	return spec, nil
-}
-
-// requestContext bounds a controller operation by the request's timeout.
-func (s *Server) requestContext(timeoutMillis int32) (context.Context, context.CancelFunc) {
-	d := time.Duration(timeoutMillis) * time.Millisecond
-	if d <= 0 || d > 5*time.Minute {
-		d = 30 * time.Second
-	}
-	return context.WithTimeout(s.ctx, d)
 }

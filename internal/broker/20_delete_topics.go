@@ -12,7 +12,7 @@ import (
 // v4 is flexible, v5 adds error messages, v6 names topics by name or id.
 // Deletion removes the topic from the metadata image; every broker then
 // deletes its local logs of it when it applies that image.
-func init() { register(kmsg.DeleteTopics, 1, 6, handleDeleteTopics) }
+func init() { registerAdmin(kmsg.DeleteTopics, 1, 6, handleDeleteTopics) }
 
 func handleDeleteTopics(s *Server, r *request) kmsg.Response {
 	req := r.req.(*kmsg.DeleteTopicsRequest)

@@ -32,15 +32,15 @@ func handleDeleteRecords(s *Server, r *request) kmsg.Response {
 }
 
 func (s *Server) deleteRecords(topic string, part int32, offset int64) (int64, error) {
-	p := s.parts.get(topic, part)
+	p := s.replicas.Get(topic, part)
 	if p == nil {
 		return -1, s.absentPartitionError(topic, part)
 	}
-	if !p.isLeader() {
-		return -1, errNotLeader
+	if err := p.CheckLeader(-1); err != nil {
+		return -1, err
 	}
 	if offset == -1 {
-		offset = p.log.HighWatermark()
+		offset = p.Log.HighWatermark()
 	}
-	return p.log.DeleteRecordsBefore(offset)
+	return p.Log.DeleteRecordsBefore(offset)
 }

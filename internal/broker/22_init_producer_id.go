@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -59,11 +60,17 @@ func (p *producerIDs) next() (int64, error) {
 	if p.nextID >= p.end {
 		ctx, cancel := context.WithTimeout(p.s.ctx, 10*time.Second)
 		defer cancel()
-		first, count, err := p.s.meta.AllocateProducerIDs(ctx)
+		req := kmsg.NewPtrAllocateProducerIDsRequest()
+		req.BrokerID, req.BrokerEpoch = p.s.nodeID, p.s.brokerEpoch.Load()
+		resp, err := p.s.adminChannel.request(ctx, req)
 		if err != nil {
 			return -1, err
 		}
-		p.nextID, p.end = first, first+int64(count)
+		ar := resp.(*kmsg.AllocateProducerIDsResponse)
+		if err := kerr.ErrorForCode(ar.ErrorCode); err != nil {
+			return -1, err
+		}
+		p.nextID, p.end = ar.ProducerIDStart, ar.ProducerIDStart+int64(ar.ProducerIDLen)
 	}
 	id := p.nextID
 	p.nextID++

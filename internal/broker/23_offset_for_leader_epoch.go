@@ -23,17 +23,12 @@ func handleOffsetForLeaderEpoch(s *Server, r *request) kmsg.Response {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
-			p := s.parts.get(rt.Topic, rp.Partition)
+			p := s.replicas.Get(rt.Topic, rp.Partition)
 			var err error
-			switch {
-			case p == nil:
+			if p == nil {
 				err = s.absentPartitionError(rt.Topic, rp.Partition)
-			case req.ReplicaID < 0 && !p.isLeader():
-				err = errNotLeader
-			default:
-				if err = checkLeaderEpoch(rp.CurrentLeaderEpoch, p.state().leaderEpoch); err == nil {
-					sp.LeaderEpoch, sp.EndOffset = p.log.EndOffsetForEpoch(rp.LeaderEpoch)
-				}
+			} else if err = p.CheckLeader(rp.CurrentLeaderEpoch); err == nil {
+				sp.LeaderEpoch, sp.EndOffset = p.Log.EndOffsetForEpoch(rp.LeaderEpoch)
 			}
 			sp.ErrorCode = errCode(err)
 			st.Partitions = append(st.Partitions, sp)

@@ -19,7 +19,7 @@ import (
 // config left out is deleted), which is why IncrementalAlterConfigs exists.
 // Topic configs and dynamic broker configs (cluster default "" or this
 // broker's id) are stored in the metadata log.
-func init() { register(kmsg.AlterConfigs, 0, 2, handleAlterConfigs) }
+func init() { registerAdmin(kmsg.AlterConfigs, 0, 2, handleAlterConfigs) }
 
 func handleAlterConfigs(s *Server, r *request) kmsg.Response {
 	req := r.req.(*kmsg.AlterConfigsRequest)

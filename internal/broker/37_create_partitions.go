@@ -9,7 +9,7 @@ import (
 // v1 changes nothing on the wire, v2 is flexible, v3 changes nothing either
 // (it marks clients that handle a few more errors). New partitions get an
 // explicit assignment or the controller's round-robin one.
-func init() { register(kmsg.CreatePartitions, 0, 3, handleCreatePartitions) }
+func init() { registerAdmin(kmsg.CreatePartitions, 0, 3, handleCreatePartitions) }
 
 func handleCreatePartitions(s *Server, r *request) kmsg.Response {
 	req := r.req.(*kmsg.CreatePartitionsRequest)

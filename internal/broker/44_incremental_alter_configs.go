@@ -11,7 +11,7 @@ import (
 // v1 is flexible. Each config is SET, DELETE (back to the next source in
 // precedence), APPEND or SUBTRACT (list configs such as cleanup.policy); the
 // rest of the resource's dynamic configs stay as they are.
-func init() { register(kmsg.IncrementalAlterConfigs, 0, 1, handleIncrementalAlterConfigs) }
+func init() { registerAdmin(kmsg.IncrementalAlterConfigs, 0, 1, handleIncrementalAlterConfigs) }
 
 func handleIncrementalAlterConfigs(s *Server, r *request) kmsg.Response {
 	req := r.req.(*kmsg.IncrementalAlterConfigsRequest)

@@ -20,15 +20,16 @@ func handleDescribeProducers(s *Server, r *request) kmsg.Response {
 		for _, part := range rt.Partitions {
 			sp := kmsg.NewDescribeProducersResponseTopicPartition()
 			sp.Partition = part
-			p := s.parts.get(rt.Topic, part)
+			p := s.replicas.Get(rt.Topic, part)
 			var err error
 			switch {
 			case p == nil:
 				err = s.absentPartitionError(rt.Topic, part)
-			case !p.isLeader():
-				err = errNotLeader
 			default:
-				for _, ap := range p.log.ActiveProducers() {
+				if err = p.CheckLeader(-1); err != nil {
+					break
+				}
+				for _, ap := range p.Log.ActiveProducers() {
 					a := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 					a.ProducerID, a.ProducerEpoch = ap.ProducerID, int32(ap.Epoch)
 					a.LastSequence, a.LastTimestamp = ap.LastSequence, ap.LastTimestamp

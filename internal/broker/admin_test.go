@@ -93,7 +93,7 @@ func TestDeleteTopicAndPartitions(t *testing.T) {
 	if td.Has("grow") {
 		t.Fatal("deleted topic still listed")
 	}
-	if tb.srv.parts.get("grow", 0) != nil {
+	if tb.srv.replicas.Get("grow", 0) != nil {
 		t.Fatal("deleted topic's partition still hosted")
 	}
 	// recreate: empty, offsets from 0

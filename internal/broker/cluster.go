@@ -1,11 +1,11 @@
 package broker
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metadata"
@@ -29,28 +29,45 @@ func (s *Server) openMetadata() error {
 	if err != nil {
 		return err
 	}
+	opened := make(chan struct{})
 	s.meta, err = metadata.Open(metadata.Config{
-		NodeID:                   s.nodeID,
-		Dir:                      filepath.Join(dir, metadataDirName),
-		Voters:                   voters,
-		BindAddr:                 bind,
+		NodeID:   s.nodeID,
+		Dir:      filepath.Join(dir, metadataDirName),
+		Voters:   voters,
+		BindAddr: bind,
+		KafkaConn: func(nc net.Conn) {
+			// Served once Open returned and s.meta is set.
+			go func() {
+				select {
+				case <-opened:
+					s.serveControllerConn(nc)
+				case <-s.ctx.Done():
+					nc.Close()
+				}
+			}()
+		},
 		Logger:                   s.logger.With("component", "metadata"),
 		ValidateTopicConfig:      config.ValidateTopicConfig,
 		ListConfigDefault:        listConfigDefault,
 		ClusterID:                s.clusterID,
 		DefaultNumPartitions:     int32(s.cfg.Int("num.partitions")),
 		DefaultReplicationFactor: int16(s.cfg.Int("default.replication.factor")),
+		SessionTimeout:           time.Duration(s.cfg.Int("broker.session.timeout.ms")) * time.Millisecond,
+		UncleanLeaderElection: func(img *metadata.Image, t *metadata.Topic) bool {
+			return s.topicConfig(img, t).UncleanLeaderElection
+		},
+		Now: s.now,
 	})
 	if err != nil {
 		return fmt.Errorf("opening the metadata log: %w", err)
 	}
-	s.meta.Subscribe(func(prev, next *metadata.Image) {
-		// Until Serve has waited for the quorum, images are partial
-		// replays: reconciling them could delete logs of topics that a
-		// later record still has. Serve reconciles once it is caught up.
-		if s.ready.Load() {
-			s.parts.reconcile(prev, next, false)
-		}
+	close(opened)
+	// The subscription only queues: the changes are applied by applyLoop,
+	// off raft's goroutine, once Serve has waited for the quorum (before
+	// that, images are partial replays, and applying them could delete
+	// logs of topics that a later record still has).
+	s.meta.Subscribe(func(_, next *metadata.Image, d *metadata.Delta) {
+		s.metaQueue.push(next, d)
 	})
 	return nil
 }
@@ -75,11 +92,18 @@ func listConfigDefault(resourceType int8, name string) (string, bool) {
 // checkClusterID refuses a metadata log of another cluster than the log
 // dirs' meta.properties (once the quorum is caught up, when the image's
 // cluster id is known).
+// A new node (no meta.properties before this start) joining an existing
+// quorum takes the quorum's cluster id instead.
 func (s *Server) checkClusterID() error {
-	if id := s.meta.Image().ClusterID; id != "" && id != s.clusterID {
-		return fmt.Errorf("metadata log has cluster.id %s, meta.properties has %s", id, s.clusterID)
+	id := s.meta.Image().ClusterID
+	if id == "" || id == s.clusterID {
+		return nil
 	}
-	return nil
+	if s.newNode {
+		s.logger.Info("joining an existing cluster", "cluster.id", id)
+		return s.adoptClusterID(id)
+	}
+	return fmt.Errorf("%w: metadata log has cluster.id %s, meta.properties has %s (log dirs of another cluster?)", metadata.ErrInconsistentClusterID, id, s.clusterID)
 }
 
 // controllerBindAddr is the address of this node's CONTROLLER listener.
@@ -132,18 +156,6 @@ func (s *Server) advertisedEndpoints() ([]metadata.Endpoint, error) {
 
 // securityProtocolPlaintext is Kafka's SecurityProtocol id for PLAINTEXT.
 const securityProtocolPlaintext int16 = 0
-
-func (s *Server) registerBroker(ctx context.Context) error {
-	eps, err := s.advertisedEndpoints()
-	if err != nil {
-		return err
-	}
-	b := metadata.Broker{ID: s.nodeID, Endpoints: eps}
-	if rack, ok := s.cfg.Explicit("broker.rack"); ok && rack != "" {
-		b.Rack = &rack
-	}
-	return s.meta.RegisterBroker(ctx, b)
-}
 
 // endpointFor picks the broker's endpoint for the listener a client
 // connected through, as Kafka does, falling back to the first one.

@@ -30,7 +30,11 @@ type conn struct {
 	s        *Server
 	nc       net.Conn
 	listener string
-	logger   *slog.Logger
+	apis     apiTable // handlers or controllerHandlers
+	// controller: a connection of the CONTROLLER listener (or this
+	// node's own controller requests), where brokers talk.
+	controller bool
+	logger     *slog.Logger
 
 	slots     chan *slot
 	closed    chan struct{}
@@ -181,7 +185,7 @@ func (c *conn) handle(frame []byte) bool {
 		c.logger.Warn("closing connection: bad request header", "err", err)
 		return false
 	}
-	ah := handlers[h.Key]
+	ah := c.apis[h.Key]
 	if ah == nil {
 		c.logger.Warn("closing connection: unknown API key", "api_key", h.Key, "version", h.Version)
 		return false
@@ -198,7 +202,7 @@ func (c *conn) handle(frame []byte) bool {
 		if !c.enqueue(sl) {
 			return false
 		}
-		r.done(unsupportedApiVersions())
+		r.done(unsupportedApiVersions(c.apis))
 		return true
 	}
 	req := ah.key.Request()

@@ -9,6 +9,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/records"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/storage"
 )
 
@@ -49,6 +50,24 @@ var errorMapping = []struct {
 	{metadata.ErrInvalidConfig, kerr.InvalidConfig},
 	{metadata.ErrNotController, kerr.NotController},
 	{metadata.ErrInvalidRequest, kerr.InvalidRequest},
+	{metadata.ErrStaleBrokerEpoch, kerr.StaleBrokerEpoch},
+	{metadata.ErrBrokerNotRegistered, kerr.BrokerIDNotRegistered},
+	{metadata.ErrDuplicateBrokerRegistration, kerr.DuplicateBrokerRegistration},
+	{metadata.ErrInconsistentClusterID, kerr.InconsistentClusterID},
+	{metadata.ErrNotLeader, kerr.NotLeaderForPartition},
+	{metadata.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
+	{metadata.ErrInvalidUpdateVersion, kerr.InvalidUpdateVersion},
+	{metadata.ErrIneligibleReplica, kerr.IneligibleReplica},
+
+	// replica
+	{replica.ErrNotLeader, kerr.NotLeaderForPartition},
+	{replica.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
+	{replica.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
+	{replica.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},
+	{replica.ErrNotEnoughReplicasAfterAppend, kerr.NotEnoughReplicasAfterAppend},
+	// Kafka answers a fetch from a broker that is not a replica with
+	// NOT_LEADER_OR_FOLLOWER.
+	{replica.ErrUnknownReplica, kerr.NotLeaderForPartition},
 
 	// config
 	{config.ErrUnknownConfig, kerr.InvalidConfig},
@@ -63,8 +82,8 @@ var errorMapping = []struct {
 	// so a transactional producer fails at once instead of looking for a
 	// coordinator until its timeout.
 	{errNoTransactionCoordinator, kerr.UnsupportedVersion},
-	{errNotEnoughReplicas, kerr.NotEnoughReplicas},
 	{errShuttingDown, kerr.NotLeaderForPartition},
+	{errNoController, kerr.NotController},
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 }
 
@@ -73,7 +92,6 @@ var (
 	errUnknownTopicOrPartition  = errors.New("unknown topic or partition")
 	errTransactionsUnsupported  = errors.New("transactions are not supported yet")
 	errNoTransactionCoordinator = errors.New("transactions are not supported yet: there is no transaction coordinator")
-	errNotEnoughReplicas        = errors.New("fewer in-sync replicas than min.insync.replicas")
 	errShuttingDown             = errors.New("broker is shutting down")
 )
 

@@ -39,6 +39,7 @@ type sessionPart struct {
 	fetchOffset        int64
 	maxBytes           int32
 	currentLeaderEpoch int32
+	lastFetchedEpoch   int32 // a follower's (v12+), -1: not said
 	sentHW             int64
 	sentLSO            int64
 	sentLogStart       int64
@@ -94,7 +95,7 @@ func (fs *fetchSessions) plan(req *kmsg.FetchRequest) (*fetchPlan, int16) {
 					keys = append(keys, k)
 				}
 				parts[k] = &sessionPart{fetchOffset: p.FetchOffset, maxBytes: p.PartitionMaxBytes,
-					currentLeaderEpoch: p.CurrentLeaderEpoch, sentHW: -1, sentLSO: -1, sentLogStart: -1}
+					currentLeaderEpoch: p.CurrentLeaderEpoch, lastFetchedEpoch: p.LastFetchedEpoch, sentHW: -1, sentLSO: -1, sentLogStart: -1}
 			}
 		}
 		return keys, parts
@@ -149,6 +150,7 @@ func (fs *fetchSessions) plan(req *kmsg.FetchRequest) (*fetchPlan, int16) {
 					sess.order = append(sess.order, k)
 				}
 				sp.fetchOffset, sp.maxBytes, sp.currentLeaderEpoch = p.FetchOffset, p.PartitionMaxBytes, p.CurrentLeaderEpoch
+				sp.lastFetchedEpoch = p.LastFetchedEpoch
 			}
 		}
 		removed := false

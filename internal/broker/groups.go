@@ -13,6 +13,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/records"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/storage"
 )
 
@@ -38,7 +39,7 @@ type groupCoordinator struct {
 // coordinatorShard is the coordinator state of one partition.
 type coordinatorShard struct {
 	partition   int32
-	p           *partition
+	p           *replica.Partition
 	leaderEpoch int32
 	loaded      atomic.Bool
 	mu          struct {
@@ -182,7 +183,7 @@ func (c *groupCoordinator) syncLeadership() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, sh := range c.mu.shards {
-		if !sh.p.isLeader() || c.s.parts.get(metadata.ConsumerOffsetsTopic, id) != sh.p {
+		if st := sh.p.State(); !st.IsLeader || st.LeaderEpoch != sh.leaderEpoch || c.s.replicas.Get(metadata.ConsumerOffsetsTopic, id) != sh.p {
 			c.s.logger.Info("group coordinator: unloading partition", "partition", id)
 			sh.close()
 			delete(c.mu.shards, id)
@@ -216,24 +217,24 @@ func (c *groupCoordinator) tick(now time.Time) {
 // starting its load if it is not loaded; nil if the partition is not hosted
 // here as leader.
 func (c *groupCoordinator) shard(partitionID int32) *coordinatorShard {
-	p := c.s.parts.get(metadata.ConsumerOffsetsTopic, partitionID)
+	p := c.s.replicas.Get(metadata.ConsumerOffsetsTopic, partitionID)
 	if p == nil {
 		return nil
 	}
-	st := p.state()
-	if st.leader != c.s.nodeID {
+	st := p.State()
+	if !st.IsLeader {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sh := c.mu.shards[partitionID]
-	if sh != nil && sh.p == p && sh.leaderEpoch == st.leaderEpoch {
+	if sh != nil && sh.p == p && sh.leaderEpoch == st.LeaderEpoch {
 		return sh
 	}
 	if sh != nil {
 		sh.close()
 	}
-	sh = &coordinatorShard{partition: partitionID, p: p, leaderEpoch: st.leaderEpoch}
+	sh = &coordinatorShard{partition: partitionID, p: p, leaderEpoch: st.LeaderEpoch}
 	c.mu.shards[partitionID] = sh
 	c.s.wg.Add(1)
 	go func() {
@@ -248,7 +249,7 @@ func (c *groupCoordinator) shard(partitionID int32) *coordinatorShard {
 func (c *groupCoordinator) load(sh *coordinatorShard) {
 	start := time.Now()
 	sm := group.NewShard(c.groupConfig())
-	n, bad, err := replayLog(sh.p.log, sm)
+	n, bad, err := replayLog(sh.p.Log, sm)
 	if err != nil {
 		c.s.logger.Error("group coordinator: loading partition failed", "partition", sh.partition, "err", err)
 		c.mu.Lock()
@@ -399,21 +400,19 @@ func (c *groupCoordinator) appendLocked(sh *coordinatorShard, recs []group.Recor
 		spec.Records = append(spec.Records, records.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value})
 	}
 	set := records.BuildBatch(spec)
-	st := sh.p.state()
-	if st.leader != c.s.nodeID || st.leaderEpoch != sh.leaderEpoch {
-		return kerr.NotCoordinator
-	}
-	res, err := sh.p.log.AppendAsLeader(set, st.leaderEpoch, now)
+	// Written only under the leader epoch the shard was loaded at, and
+	// acknowledged once committed (acks=all), as Kafka's coordinator does.
+	res, err := sh.p.AppendAsLeader(set, -1, sh.leaderEpoch, now)
 	if err != nil {
 		c.s.logger.Warn("group coordinator: append failed", "partition", sh.partition, "err", err)
 		return coordinatorAppendError(err)
 	}
-	sh.p.maybeAdvanceHW()
-	if sh.p.log.HighWatermark() > res.LastOffset {
-		return nil
+	w := replica.CommitWait{P: sh.p, Offset: res.LastOffset + 1, LeaderEpoch: res.LeaderEpoch}
+	if err := sh.p.CommitError(w.Offset, w.LeaderEpoch); !replica.IsPending(err) {
+		return coordinatorAppendError(err)
 	}
-	timeout := time.Duration(c.s.cfg.Int("offsets.commit.timeout.ms")) * time.Millisecond
-	if err := c.s.waitHighWatermarks([]hwWait{{p: sh.p, offset: res.LastOffset + 1}}, timeout); err != nil {
+	c.s.waitCommitted([]replica.CommitWait{w}, time.Duration(c.s.cfg.Int("offsets.commit.timeout.ms"))*time.Millisecond)
+	if err := c.s.commitOutcome(w); err != nil {
 		return coordinatorAppendError(err)
 	}
 	return nil
@@ -424,6 +423,9 @@ func (c *groupCoordinator) appendLocked(sh *coordinatorShard, recs []group.Recor
 // the coordinator again (NOT_COORDINATOR) or retry
 // (COORDINATOR_NOT_AVAILABLE).
 func coordinatorAppendError(err error) error {
+	if err == nil {
+		return nil
+	}
 	switch errCode(err) {
 	case kerr.NotLeaderForPartition.Code, kerr.KafkaStorageError.Code:
 		return kerr.NotCoordinator
@@ -448,19 +450,14 @@ func (c *groupCoordinator) ensureOffsetsTopic(ctx context.Context) error {
 		return nil
 	}
 	cfg := c.s.cfg
-	compact, segment, compression := "compact", cfg.String("offsets.topic.segment.bytes"), "producer"
-	res := c.s.meta.CreateTopics(ctx, []metadata.TopicSpec{{
-		Name:              metadata.ConsumerOffsetsTopic,
-		NumPartitions:     int32(cfg.Int("offsets.topic.num.partitions")),
-		ReplicationFactor: int16(cfg.Int("offsets.topic.replication.factor")),
-		Configs: map[string]*string{
-			"cleanup.policy":   &compact,
-			"segment.bytes":    &segment,
-			"compression.type": &compression,
-		},
-		Internal: true,
-	}}, false)
-	if err := res[0].Err; err != nil && !errors.Is(err, metadata.ErrTopicExists) {
+	err := c.s.createTopic(ctx, metadata.ConsumerOffsetsTopic,
+		int32(cfg.Int("offsets.topic.num.partitions")), int16(cfg.Int("offsets.topic.replication.factor")),
+		map[string]string{
+			"cleanup.policy":   "compact",
+			"segment.bytes":    cfg.String("offsets.topic.segment.bytes"),
+			"compression.type": "producer",
+		})
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		c.s.logger.Warn("creating __consumer_offsets failed", "err", err)
 		return err
 	}

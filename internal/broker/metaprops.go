@@ -91,8 +91,13 @@ func (s *Server) prepareLogDirs(cfg *config.Broker) (string, error) {
 		clusterID = props["cluster.id"]
 	}
 	if clusterID == "" {
+		// A new node: its id is a guess that holds only if it founds the
+		// cluster; one joining an existing quorum adopts the quorum's
+		// (checkClusterID), so no storage format step is needed.
 		clusterID, _ = newUUID()
+		s.newNode = true
 	}
+	s.propDirs = dirs
 	for _, d := range fresh {
 		dirID, _ := newUUID()
 		var b bytes.Buffer
@@ -102,6 +107,30 @@ func (s *Server) prepareLogDirs(cfg *config.Broker) (string, error) {
 		}
 	}
 	return clusterID, nil
+}
+
+// adoptClusterID rewrites the meta.properties of every log dir with the
+// cluster id of the quorum a new node joined.
+func (s *Server) adoptClusterID(id string) error {
+	seen := map[string]bool{}
+	for _, d := range s.propDirs {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		path := filepath.Join(d, metaPropertiesFile)
+		props, err := readProperties(path)
+		if err != nil {
+			return err
+		}
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "#\n# Written by samsa on first start.\ncluster.id=%s\ndirectory.id=%s\nnode.id=%s\nversion=1\n", id, props["directory.id"], props["node.id"])
+		if err := writeFileAtomic(path, b.Bytes()); err != nil {
+			return fmt.Errorf("log dir %s: %w", d, err)
+		}
+	}
+	s.clusterID = id
+	return nil
 }
 
 func readProperties(path string) (map[string]string, error) {

@@ -88,41 +88,73 @@ var (
 	descLogSize         = prometheus.NewDesc("kafka_log_size_bytes", "Bytes on disk of a partition's log.", []string{"topic", "partition"}, nil)
 	descLogEnd          = prometheus.NewDesc("kafka_log_log_end_offset", "Log end offset of a partition.", []string{"topic", "partition"}, nil)
 	descLogStart        = prometheus.NewDesc("kafka_log_log_start_offset", "Log start offset of a partition.", []string{"topic", "partition"}, nil)
+	descUnderMinISR     = prometheus.NewDesc("kafka_server_replicamanager_under_min_isr_partition_count", "Led partitions whose ISR is smaller than min.insync.replicas.", nil, nil)
+	descISRShrinks      = prometheus.NewDesc("kafka_server_replicamanager_isr_shrinks_total", "ISR shrinks this broker proposed as a leader.", nil, nil)
+	descISRExpands      = prometheus.NewDesc("kafka_server_replicamanager_isr_expands_total", "ISR expansions this broker proposed as a leader.", nil, nil)
+	descFollowerLag     = prometheus.NewDesc("kafka_server_replicafetchermanager_consumer_lag", "On a follower: the leader's high watermark at the last fetch minus this replica's log end offset.", []string{"topic", "partition"}, nil)
+	descActiveCtrl      = prometheus.NewDesc("kafka_controller_kafkacontroller_active_controller_count", "1 on the active controller, 0 elsewhere.", nil, nil)
+	descOffline         = prometheus.NewDesc("kafka_controller_kafkacontroller_offline_partitions_count", "Partitions without a leader (reported by the active controller, 0 elsewhere).", nil, nil)
+	descFencedBrokers   = prometheus.NewDesc("kafka_controller_kafkacontroller_fenced_broker_count", "Registered brokers that are fenced (reported by the active controller).", nil, nil)
 	descHighWatermark   = prometheus.NewDesc("kafka_cluster_partition_high_watermark", "High watermark of a partition.", []string{"topic", "partition"}, nil)
 )
 
 func (c *partitionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPartitions, descLeaders, descUnderReplicated, descLogSize, descLogEnd, descLogStart, descHighWatermark} {
+	for _, d := range []*prometheus.Desc{descPartitions, descLeaders, descUnderReplicated, descLogSize, descLogEnd, descLogStart, descHighWatermark,
+		descUnderMinISR, descISRShrinks, descISRExpands, descFollowerLag, descActiveCtrl, descOffline, descFencedBrokers} {
 		ch <- d
 	}
 }
 
 func (c *partitionCollector) Collect(ch chan<- prometheus.Metric) {
-	ps := c.s.parts
-	ps.mu.RLock()
-	all := make([]*partition, 0, len(ps.mu.byTP))
-	for _, p := range ps.mu.byTP {
-		all = append(all, p)
-	}
-	ps.mu.RUnlock()
-	leaders, under := 0, 0
+	all := c.s.replicas.All()
+	leaders, under, underMin := 0, 0, 0
 	for _, p := range all {
-		st := p.state()
-		if st.leader == p.nodeID {
+		st := p.State()
+		t, part := p.TP.Topic, strconv.Itoa(int(p.TP.Partition))
+		if st.IsLeader {
 			leaders++
-			if len(st.isr) < len(st.replicas) {
+			if len(st.ISR) < len(st.Replicas) {
 				under++
 			}
+			if st.Config != nil && int32(len(st.ISR)) < st.Config.MinInsyncReplicas {
+				underMin++
+			}
+		} else {
+			ch <- prometheus.MustNewConstMetric(descFollowerLag, prometheus.GaugeValue, float64(p.FollowerLag()), t, part)
 		}
-		t, part := p.tp.Topic, strconv.Itoa(int(p.tp.Partition))
-		ch <- prometheus.MustNewConstMetric(descLogSize, prometheus.GaugeValue, float64(p.log.Size()), t, part)
-		ch <- prometheus.MustNewConstMetric(descLogEnd, prometheus.GaugeValue, float64(p.log.LogEndOffset()), t, part)
-		ch <- prometheus.MustNewConstMetric(descLogStart, prometheus.GaugeValue, float64(p.log.LogStartOffset()), t, part)
-		ch <- prometheus.MustNewConstMetric(descHighWatermark, prometheus.GaugeValue, float64(p.log.HighWatermark()), t, part)
+		l := p.Log
+		ch <- prometheus.MustNewConstMetric(descLogSize, prometheus.GaugeValue, float64(l.Size()), t, part)
+		ch <- prometheus.MustNewConstMetric(descLogEnd, prometheus.GaugeValue, float64(l.LogEndOffset()), t, part)
+		ch <- prometheus.MustNewConstMetric(descLogStart, prometheus.GaugeValue, float64(l.LogStartOffset()), t, part)
+		ch <- prometheus.MustNewConstMetric(descHighWatermark, prometheus.GaugeValue, float64(l.HighWatermark()), t, part)
 	}
 	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(len(all)))
 	ch <- prometheus.MustNewConstMetric(descLeaders, prometheus.GaugeValue, float64(leaders))
 	ch <- prometheus.MustNewConstMetric(descUnderReplicated, prometheus.GaugeValue, float64(under))
+	ch <- prometheus.MustNewConstMetric(descUnderMinISR, prometheus.GaugeValue, float64(underMin))
+	ch <- prometheus.MustNewConstMetric(descISRShrinks, prometheus.CounterValue, float64(c.s.replicas.ISRShrinks()))
+	ch <- prometheus.MustNewConstMetric(descISRExpands, prometheus.CounterValue, float64(c.s.replicas.ISRExpands()))
+
+	active, offline, fenced := 0, 0, 0
+	if c.s.meta != nil && c.s.meta.IsController() {
+		active = 1
+		img := c.s.meta.Image()
+		for _, t := range img.Topics {
+			for _, p := range t.Partitions {
+				if p.Leader < 0 {
+					offline++
+				}
+			}
+		}
+		for _, b := range img.Brokers {
+			if b.Fenced {
+				fenced++
+			}
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descActiveCtrl, prometheus.GaugeValue, float64(active))
+	ch <- prometheus.MustNewConstMetric(descOffline, prometheus.GaugeValue, float64(offline))
+	ch <- prometheus.MustNewConstMetric(descFencedBrokers, prometheus.GaugeValue, float64(fenced))
 }
 
 // startHTTP serves /metrics, /healthz, /readyz (and pprof when enabled) on

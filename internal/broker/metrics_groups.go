@@ -53,8 +53,8 @@ func (c *groupLagCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, cm := range all {
 		part := strconv.Itoa(int(cm.partition))
 		ch <- prometheus.MustNewConstMetric(descGroupCommitted, prometheus.GaugeValue, float64(cm.offset), cm.group, cm.topic, part)
-		if p := c.s.parts.get(cm.topic, cm.partition); p != nil && p.isLeader() {
-			lag := max(p.log.HighWatermark()-cm.offset, 0)
+		if p := c.s.replicas.Get(cm.topic, cm.partition); p != nil && p.IsLeader() {
+			lag := max(p.Log.HighWatermark()-cm.offset, 0)
 			ch <- prometheus.MustNewConstMetric(descGroupLag, prometheus.GaugeValue, float64(lag), cm.group, cm.topic, part)
 		}
 	}

@@ -24,7 +24,9 @@ import (
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/kclient"
 	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/storage"
 	"github.com/samsa-streaming/samsa/internal/storage/vfs"
 )
@@ -49,21 +51,44 @@ type Server struct {
 	clusterID string
 	logs      *storage.Manager
 	meta      *metadata.Node
+	replicas  *replica.Manager
+
+	// The image changes queued by the metadata subscription, and what
+	// applyLoop applied of them (appliedImage is its own).
+	metaQueue     *metadataQueue
+	appliedImage  *metadata.Image
+	appliedOffset atomic.Uint64
+
+	// Life on the controller (lifecycle.go).
+	incarnation   [16]byte
+	brokerEpoch   atomic.Int64
+	fenced        atomic.Bool
+	unfenced      chan struct{}
+	unfencedOnce  sync.Once
+	shutdownStart chan struct{}
+	shutdownOnce  sync.Once
+	hbDone        chan struct{}
+	serving       atomic.Bool
+
+	dialer           kclient.Dialer
+	lifecycleChannel *controllerChannel
+	alterChannel     *controllerChannel
+	adminChannel     *controllerChannel
 
 	listeners []*listener
-	parts     *partitions
 	pids      *producerIDs
 	sessions  *fetchSessions
 	groups    *groupCoordinator
 
 	dirLocks []*os.File // flocks on the log dirs' .lock files
+	propDirs []string   // the dirs with meta.properties
+	newNode  bool       // no dir had meta.properties: the cluster id may be adopted
 
 	metrics  *metrics
 	httpSrv  *http.Server
 	httpAddr string
 
-	// ready is set once the metadata image is caught up; before that,
-	// image changes are not applied to the local logs.
+	// ready is set once the broker serves (caught up and unfenced).
 	ready atomic.Bool
 
 	mu    sync.Mutex
@@ -100,7 +125,15 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 		fs = vfs.OS
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.parts = newPartitions(s)
+	s.metaQueue = newMetadataQueue()
+	_, s.incarnation = newUUID()
+	s.brokerEpoch.Store(-1)
+	s.unfenced = make(chan struct{})
+	s.shutdownStart = make(chan struct{})
+	s.dialer = kclient.Dialer{ClientID: fmt.Sprintf("samsa-broker-%d", s.nodeID)}
+	s.lifecycleChannel = newControllerChannel(s, "lifecycle")
+	s.alterChannel = newControllerChannel(s, "alter-partition")
+	s.adminChannel = newControllerChannel(s, "admin")
 	s.pids = &producerIDs{s: s}
 	s.sessions = newFetchSessions(int(cfg.Int("max.incremental.fetch.session.cache.slots")))
 	s.metrics = newMetrics(s)
@@ -130,6 +163,23 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening logs: %w", err)
 	}
+	ms := func(name string) time.Duration { return time.Duration(cfg.Int(name)) * time.Millisecond }
+	s.replicas = replica.NewManager(replica.Config{
+		NodeID:  s.nodeID,
+		Logs:    s.logs,
+		Logger:  s.logger.With("component", "replica"),
+		Now:     s.now,
+		LagTime: ms("replica.lag.time.max.ms"),
+		Fetch: replica.FetchConfig{
+			MaxBytes:         int32(cfg.Int("replica.fetch.max.bytes")),
+			ResponseMaxBytes: int32(cfg.Int("replica.fetch.response.max.bytes")),
+			MinBytes:         int32(cfg.Int("replica.fetch.min.bytes")),
+			MaxWait:          ms("replica.fetch.wait.max.ms"),
+			Backoff:          ms("replica.fetch.backoff.ms"),
+		},
+		Cluster: replicaCluster{s},
+		Dialer:  s.dialer,
+	})
 
 	if err := s.bindListeners(); err != nil {
 		return nil, err
@@ -142,9 +192,10 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Serve registers the broker with the controller, reconciles the local logs
-// with the metadata image, and starts accepting connections. It returns once
-// the broker is serving.
+// Serve waits for the metadata quorum, starts applying the metadata to
+// the local logs, registers the broker with the controller and waits until
+// the controller unfenced it and its image is applied, then starts
+// accepting connections. It returns once the broker is serving.
 func (s *Server) Serve(ctx context.Context) error {
 	if err := s.meta.WaitReady(ctx); err != nil {
 		return fmt.Errorf("waiting for the metadata quorum: %w", err)
@@ -152,11 +203,29 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.checkClusterID(); err != nil {
 		return err
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.applyLoop()
+	}()
 	if err := s.registerBroker(ctx); err != nil {
 		return fmt.Errorf("registering broker %d: %w", s.nodeID, err)
 	}
+	s.hbDone = make(chan struct{})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(s.hbDone)
+		s.heartbeatLoop()
+	}()
+	if err := s.waitUnfenced(ctx); err != nil {
+		return err
+	}
+	if err := s.waitApplied(ctx, s.meta.Image().Offset); err != nil {
+		return err
+	}
 	s.ready.Store(true)
-	s.parts.reconcile(nil, s.meta.Image(), true)
+	s.serving.Store(true)
 	s.groups = startGroupCoordinator(s)
 	for _, l := range s.listeners {
 		if l.name == "" {
@@ -174,7 +243,20 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer s.wg.Done()
 		s.maintainLoop()
 	}()
-	s.logger.Info("broker serving", "node.id", s.nodeID, "cluster.id", s.clusterID, "listeners", s.ListenerAddrs())
+	s.logger.Info("broker serving", "node.id", s.nodeID, "cluster.id", s.clusterID, "broker.epoch", s.brokerEpoch.Load(), "listeners", s.ListenerAddrs())
+	return nil
+}
+
+// waitApplied waits until the replica manager applied the image at
+// offset or later.
+func (s *Server) waitApplied(ctx context.Context, offset uint64) error {
+	for s.appliedOffset.Load() < offset {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("applying the metadata: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	return nil
 }
 
@@ -236,31 +318,53 @@ func (s *Server) acceptLoop(l *listener) {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
-		c := &conn{
-			s:        s,
-			nc:       nc,
-			listener: l.name,
-			logger:   s.logger.With("remote", nc.RemoteAddr().String(), "listener", l.name),
-			slots:    make(chan *slot, maxInFlight),
-			closed:   make(chan struct{}),
-		}
-		s.mu.Lock()
-		if s.ctx.Err() != nil {
-			s.mu.Unlock()
-			nc.Close()
+		if !s.serveConn(nc, l.name, handlers, false) {
 			return
 		}
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			c.serve()
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
 	}
+}
+
+// serveConn serves a connection with the API table of its listener, on a
+// goroutine of its own; false when the broker is closing.
+func (s *Server) serveConn(nc net.Conn, listener string, apis apiTable, controller bool) bool {
+	c := &conn{
+		s:          s,
+		nc:         nc,
+		listener:   listener,
+		apis:       apis,
+		controller: controller,
+		logger:     s.logger.With("remote", nc.RemoteAddr().String(), "listener", listener),
+		slots:      make(chan *slot, maxInFlight),
+		closed:     make(chan struct{}),
+	}
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		nc.Close()
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	return true
+}
+
+// serveControllerConn takes a Kafka-protocol connection of the CONTROLLER
+// listener (the metadata quorum hands them over).
+func (s *Server) serveControllerConn(nc net.Conn) {
+	names := s.cfg.ControllerListenerNames()
+	name := "CONTROLLER"
+	if len(names) > 0 {
+		name = names[0]
+	}
+	s.serveConn(nc, name, controllerHandlers, true)
 }
 
 // maintainLoop runs retention, time-based flushes and checkpoints.
@@ -291,6 +395,13 @@ func (s *Server) maintainLoop() {
 // Close stops accepting, closes every connection, and closes the metadata
 // quorum and the logs (flushing them and writing checkpoints).
 func (s *Server) Close() error {
+	s.shutdownOnce.Do(func() { close(s.shutdownStart) })
+	if s.hbDone != nil {
+		<-s.hbDone
+	}
+	if s.serving.Load() {
+		s.controlledShutdown()
+	}
 	if s.cancel != nil {
 		s.cancel()
 	}
@@ -305,7 +416,12 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.groups.stop()
-	s.parts.close()
+	if s.replicas != nil {
+		s.replicas.Close()
+	}
+	for _, ch := range []*controllerChannel{s.lifecycleChannel, s.alterChannel, s.adminChannel} {
+		ch.close()
+	}
 	var errs []error
 	if s.meta != nil {
 		errs = append(errs, s.meta.Close())
@@ -318,3 +434,10 @@ func (s *Server) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Metadata is the node's metadata quorum member (tools and tests read its
+// image).
+func (s *Server) Metadata() *metadata.Node { return s.meta }
+
+// Replicas is the node's replica manager (tests read partition state).
+func (s *Server) Replicas() *replica.Manager { return s.replicas }

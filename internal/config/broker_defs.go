@@ -69,6 +69,16 @@ var brokerDeclarations = []*Def{
 		Note: "When both this and controller.quorum.bootstrap.servers are empty on a node with the controller role, Samsa derives a single voter from node.id and the first controller listener (1@127.0.0.1:9093 by default), so a single node needs no setup.",
 	},
 	{
+		Name: "broker.heartbeat.interval.ms", Type: Int, Default: ptr("500"), rule: atLeast(1), Importance: Medium,
+		Doc:  "How often a broker heartbeats to the active controller, in milliseconds.",
+		Note: "Kafka's default is 2000; Samsa's is shorter so that a dead broker is noticed within its shorter session timeout.",
+	},
+	{
+		Name: "broker.session.timeout.ms", Type: Int, Default: ptr("2000"), rule: atLeast(1), Importance: Medium,
+		Doc:  "How long the active controller waits without a heartbeat before it fences a broker (moves its leaderships away and takes it out of the ISRs), in milliseconds.",
+		Note: "Kafka's default is 9000; Samsa's 2000 moves leadership off a dead broker in about two seconds.",
+	},
+	{
 		Name: "controller.quorum.bootstrap.servers", Type: List, Default: ptr(""), rule: custom("host:port, ...", checkHostPorts), Importance: High,
 		Doc: "The host:port addresses used to discover the controller quorum when the voters are not listed statically.",
 	},

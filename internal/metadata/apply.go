@@ -11,22 +11,23 @@ import (
 // is atomic: on error the returned image is nil and nothing of the batch
 // counts. Every node applies the same batches to the same images, so an
 // error is the same everywhere.
-func applyBatch(prev *Image, index uint64, recs []Record) (*Image, error) {
+func applyBatch(prev *Image, index uint64, recs []Record) (*Image, *Delta, error) {
 	next := *prev
-	b := &imageBuilder{next: &next}
+	b := &imageBuilder{next: &next, delta: &Delta{}}
 	for i, r := range recs {
 		if err := b.apply(r, index); err != nil {
-			return nil, fmt.Errorf("record %d (%s) at index %d: %w", i, r.RecordType(), index, err)
+			return nil, nil, fmt.Errorf("record %d (%s) at index %d: %w", i, r.RecordType(), index, err)
 		}
 	}
 	next.Offset = index
-	return &next, nil
+	return &next, b.delta, nil
 }
 
 // imageBuilder copies the maps, topics and config sets of the image on their
 // first change in a batch and changes the copies in place afterwards.
 type imageBuilder struct {
-	next *Image
+	next  *Image
+	delta *Delta
 
 	ownBrokers     bool
 	ownTopicMaps   bool
@@ -54,6 +55,8 @@ func (b *imageBuilder) apply(r Record, index uint64) error {
 		return b.removeTopic(r)
 	case *ConfigRecord:
 		return b.setConfig(r)
+	case *BrokerRegistrationChangeRecord:
+		return b.changeBroker(r)
 	case *ProducerIDsRecord:
 		if r.NextBlockStart <= b.next.NextProducerID {
 			return fmt.Errorf("%w: producer id block start %d not above %d", ErrInvalidRecord, r.NextBlockStart, b.next.NextProducerID)
@@ -78,12 +81,38 @@ func (b *imageBuilder) registerBroker(r *RegisterBrokerRecord, index uint64) err
 		rack = &s
 	}
 	b.next.Brokers[r.BrokerID] = &Broker{
-		ID:        r.BrokerID,
-		Endpoints: slices.Clone(r.Endpoints),
-		Rack:      rack,
-		Fenced:    r.Fenced,
-		Epoch:     int64(index),
+		ID:            r.BrokerID,
+		IncarnationID: r.IncarnationID,
+		Endpoints:     slices.Clone(r.Endpoints),
+		Rack:          rack,
+		Fenced:        r.Fenced,
+		Epoch:         int64(index),
 	}
+	b.delta.Brokers = true
+	return nil
+}
+
+func (b *imageBuilder) changeBroker(r *BrokerRegistrationChangeRecord) error {
+	old := b.next.Brokers[r.BrokerID]
+	if old == nil {
+		return fmt.Errorf("%w: broker %d is not registered", ErrInvalidRecord, r.BrokerID)
+	}
+	if old.Epoch != r.BrokerEpoch {
+		return fmt.Errorf("%w: broker %d has epoch %d, the change is for %d", ErrInvalidRecord, r.BrokerID, old.Epoch, r.BrokerEpoch)
+	}
+	if !b.ownBrokers {
+		b.next.Brokers = maps.Clone(b.next.Brokers)
+		b.ownBrokers = true
+	}
+	c := *old
+	if r.Fenced != nil {
+		c.Fenced = *r.Fenced
+	}
+	if r.InControlledShutdown != nil {
+		c.InControlledShutdown = *r.InControlledShutdown
+	}
+	b.next.Brokers[r.BrokerID] = &c
+	b.delta.Brokers = true
 	return nil
 }
 
@@ -117,6 +146,7 @@ func (b *imageBuilder) markOwned(id [16]byte) {
 		b.ownedTopics = map[[16]byte]bool{}
 	}
 	b.ownedTopics[id] = true
+	b.delta.touch(id)
 }
 
 func (b *imageBuilder) addTopic(r *TopicRecord) error {
@@ -219,6 +249,7 @@ func (b *imageBuilder) removeTopic(r *RemoveTopicRecord) error {
 	b.cloneTopicMaps()
 	delete(b.next.Topics, t.Name)
 	delete(b.next.TopicsByID, r.TopicID)
+	b.delta.touch(r.TopicID)
 	return nil
 }
 
@@ -250,6 +281,7 @@ func (b *imageBuilder) setConfig(r *ConfigRecord) error {
 			b.ownedResources[res] = true
 		}
 		set = setOrDelete(set, r.Name, r.Value)
+		b.delta.BrokerConfigs = true
 		if set == nil {
 			delete(b.next.Configs, res)
 		} else {

@@ -11,7 +11,7 @@ func i32p(v int32) *int32   { return &v }
 
 func mustApply(t *testing.T, im *Image, index uint64, recs ...Record) *Image {
 	t.Helper()
-	next, err := applyBatch(im, index, recs)
+	next, _, err := applyBatch(im, index, recs)
 	if err != nil {
 		t.Fatalf("apply at %d: %v", index, err)
 	}
@@ -91,7 +91,7 @@ func TestApplyRecords(t *testing.T) {
 	if im6.NextProducerID != 1000 {
 		t.Fatalf("next producer id %d", im6.NextProducerID)
 	}
-	if _, err := applyBatch(im6, 9, []Record{&ProducerIDsRecord{NextBlockStart: 1000}}); !errors.Is(err, ErrInvalidRecord) {
+	if _, _, err := applyBatch(im6, 9, []Record{&ProducerIDsRecord{NextBlockStart: 1000}}); !errors.Is(err, ErrInvalidRecord) {
 		t.Fatalf("producer ids backwards: %v", err)
 	}
 
@@ -133,7 +133,7 @@ func TestApplyPartitionChange(t *testing.T) {
 		{TopicID: [16]byte{9}, Partition: 0, Leader: i32p(0)},    // no such topic
 		{TopicID: idA, Partition: 0, Replicas: []int32{0, 0, 1}}, // duplicate replica
 	} {
-		if _, err := applyBatch(im4, 7, []Record{r}); err == nil {
+		if _, _, err := applyBatch(im4, 7, []Record{r}); err == nil {
 			t.Errorf("change %+v applied", r)
 		}
 	}
@@ -172,7 +172,7 @@ func TestApplyCopyOnWrite(t *testing.T) {
 	}
 	// A failing batch changes nothing, not even the parts before the
 	// failing record.
-	if _, err := applyBatch(im, 5, []Record{
+	if _, _, err := applyBatch(im, 5, []Record{
 		&ConfigRecord{ResourceType: ConfigResourceTopic, ResourceName: "a", Name: "x", Value: strp("1")},
 		&TopicRecord{Name: "a", ID: [16]byte{4}},
 	}); !errors.Is(err, ErrTopicExists) {
@@ -199,7 +199,7 @@ func TestApplyRejects(t *testing.T) {
 		"config without name": &ConfigRecord{ResourceType: ConfigResourceBroker},
 		"negative broker":     &RegisterBrokerRecord{BrokerID: -1},
 	} {
-		if _, err := applyBatch(im, 4, []Record{rec}); err == nil {
+		if _, _, err := applyBatch(im, 4, []Record{rec}); err == nil {
 			t.Errorf("%s: applied", name)
 		}
 	}

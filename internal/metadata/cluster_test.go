@@ -56,7 +56,7 @@ func TestThreeNodeQuorum(t *testing.T) {
 	}
 	onController(t, nodes, func(n *Node) error {
 		for _, id := range ids {
-			if err := n.RegisterBroker(ctx, Broker{ID: id, Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "h", Port: 9092}}}); err != nil {
+			if err := registerUnfenced(ctx, n, id); err != nil {
 				return err
 			}
 		}

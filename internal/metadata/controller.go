@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,12 +11,49 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Controller operations share one shape: begin (take the controller
-// semaphore, check that this node is the leader and has applied everything
-// of earlier terms), validate against the current image, propose records,
-// wait until raft has applied them here, release. Forwarding to a remote
-// controller will plug in at begin: a node that is not the leader will send
-// the operation to ControllerID instead of failing with ErrNotController.
+// Controller operations share one shape (Kafka's ControllerResult): a
+// pure function of the image and the request decides the record batches to
+// append and how the response follows from their outcome; run does the
+// rest: it takes the controller semaphore (so each operation sees the
+// image its predecessor left), checks that this node is the leader and
+// has applied everything of earlier terms, calls the function, proposes
+// its batches, waits until raft has applied them here and hands their
+// outcome to the function's done. The pure functions live in the
+// control_*.go files, next to the Node method that runs them, and are
+// tested on images without raft.
+
+// controls holds what the pure operations need besides the image: the
+// validators and defaults of Config. It does no I/O and keeps no state.
+type controls struct {
+	cfg *Config
+}
+
+// result is a controller operation's decision: the batches to append, each
+// atomically, in order, and done, called with each batch's outcome (nil,
+// an apply error, or a raft error) once they are applied. No batches: done
+// is not called.
+type result struct {
+	batches [][]Record
+	done    func(errs []error)
+}
+
+// run runs one controller operation on the leader (see above).
+func (n *Node) run(ctx context.Context, op func(img *Image) result) error {
+	release, err := n.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	r := op(n.Image())
+	if len(r.batches) == 0 {
+		return nil
+	}
+	errs := n.propose(ctx, r.batches)
+	if r.done != nil {
+		r.done(errs)
+	}
+	return nil
+}
 
 // begin starts a controller operation; release must be called when err is
 // nil.
@@ -130,43 +168,26 @@ const ProducerIDBlockSize = 1000
 // count (ProducerIDBlockSize). Blocks never overlap, also across restarts
 // and controller changes.
 func (n *Node) AllocateProducerIDs(ctx context.Context) (first int64, count int32, err error) {
-	release, err := n.begin(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer release()
-	first = n.Image().NextProducerID
-	if first > math.MaxInt64-ProducerIDBlockSize {
-		return 0, 0, fmt.Errorf("%w: producer ids exhausted", ErrInvalidRequest)
-	}
-	rec := &ProducerIDsRecord{NextBlockStart: first + ProducerIDBlockSize}
-	if err := n.propose(ctx, [][]Record{{rec}})[0]; err != nil {
+	var opErr error
+	err = n.run(ctx, func(img *Image) result {
+		var rec *ProducerIDsRecord
+		first, rec, opErr = allocateProducerIDs(img)
+		if opErr != nil {
+			return result{}
+		}
+		return result{batches: [][]Record{{rec}}, done: func(errs []error) { opErr = errs[0] }}
+	})
+	if err = cmp.Or(err, opErr); err != nil {
 		return 0, 0, err
 	}
 	return first, ProducerIDBlockSize, nil
 }
 
-// RegisterBroker registers b (ID, Endpoints, Rack, Fenced) or replaces its
-// registration. Its epoch becomes the raft index of the record.
-func (n *Node) RegisterBroker(ctx context.Context, b Broker) error {
-	if b.ID < 0 {
-		return fmt.Errorf("%w: broker id %d is negative", ErrInvalidRequest, b.ID)
+// allocateProducerIDs decides the next producer-id block.
+func allocateProducerIDs(img *Image) (int64, *ProducerIDsRecord, error) {
+	first := img.NextProducerID
+	if first > math.MaxInt64-ProducerIDBlockSize {
+		return 0, nil, fmt.Errorf("%w: producer ids exhausted", ErrInvalidRequest)
 	}
-	names := map[string]bool{}
-	for _, e := range b.Endpoints {
-		if e.Name == "" || names[e.Name] {
-			return fmt.Errorf("%w: broker %d: listener name %q empty or repeated", ErrInvalidRequest, b.ID, e.Name)
-		}
-		names[e.Name] = true
-		if e.Port < 0 || e.Port > 65535 {
-			return fmt.Errorf("%w: broker %d: listener %s has port %d", ErrInvalidRequest, b.ID, e.Name, e.Port)
-		}
-	}
-	release, err := n.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	rec := &RegisterBrokerRecord{BrokerID: b.ID, Endpoints: b.Endpoints, Rack: b.Rack, Fenced: b.Fenced}
-	return n.propose(ctx, [][]Record{{rec}})[0]
+	return first, &ProducerIDsRecord{NextBlockStart: first + ProducerIDBlockSize}, nil
 }

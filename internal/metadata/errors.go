@@ -37,4 +37,26 @@ var (
 	// not fit the image (it never reaches a client when the controller
 	// validated first). The whole batch is skipped on every node alike.
 	ErrInvalidRecord = errors.New("invalid metadata record")
+	// ErrStaleBrokerEpoch: STALE_BROKER_EPOCH; a broker request carries
+	// an epoch other than its current registration's.
+	ErrStaleBrokerEpoch = errors.New("stale broker epoch")
+	// ErrBrokerNotRegistered: BROKER_ID_NOT_REGISTERED.
+	ErrBrokerNotRegistered = errors.New("broker not registered")
+	// ErrDuplicateBrokerRegistration: DUPLICATE_BROKER_REGISTRATION;
+	// another process with this node.id holds a live session.
+	ErrDuplicateBrokerRegistration = errors.New("another broker with this id is registered and alive")
+	// ErrInconsistentClusterID: INCONSISTENT_CLUSTER_ID; the broker's log
+	// dirs belong to another cluster.
+	ErrInconsistentClusterID = errors.New("cluster id does not match")
+	// ErrNotLeader: NOT_LEADER_OR_FOLLOWER; an AlterPartition from a
+	// broker that is not the partition's leader.
+	ErrNotLeader = errors.New("not the partition leader")
+	// ErrFencedLeaderEpoch: FENCED_LEADER_EPOCH.
+	ErrFencedLeaderEpoch = errors.New("fenced leader epoch")
+	// ErrInvalidUpdateVersion: INVALID_UPDATE_VERSION; an AlterPartition
+	// based on a partition epoch that is not the current one.
+	ErrInvalidUpdateVersion = errors.New("stale partition epoch")
+	// ErrIneligibleReplica: INELIGIBLE_REPLICA; an AlterPartition adds a
+	// fenced or shutting-down broker to the ISR.
+	ErrIneligibleReplica = errors.New("ineligible replica")
 )

@@ -19,30 +19,34 @@ type state struct {
 	image atomic.Pointer[Image]
 
 	mu   sync.Mutex // serialises publish and Subscribe
-	subs []func(prev, next *Image)
+	subs []func(prev, next *Image, d *Delta)
 }
 
 // publish replaces the image with change(current) and notifies the
-// subscribers. change runs under mu and must not block.
-func (s *state) publish(change func(cur *Image) *Image) {
+// subscribers with the delta change returned. change runs under mu and
+// must not block.
+func (s *state) publish(change func(cur *Image) (*Image, *Delta)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev := s.image.Load()
-	next := change(prev)
+	next, d := change(prev)
 	if next == nil || next == prev {
 		return
 	}
+	if d == nil {
+		d = &Delta{}
+	}
 	s.image.Store(next)
 	for _, fn := range s.subs {
-		fn(prev, next)
+		fn(prev, next, d)
 	}
 }
 
-func (s *state) subscribe(fn func(prev, next *Image)) {
+func (s *state) subscribe(fn func(prev, next *Image, d *Delta)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subs = append(s.subs, fn)
-	fn(nil, s.image.Load())
+	fn(nil, s.image.Load(), &Delta{Full: true})
 }
 
 // fsm is the raft state machine: it decodes each committed entry and
@@ -65,18 +69,18 @@ var (
 func (f *fsm) Apply(l *raft.Log) any {
 	recs, err := DecodeBatch(l.Data)
 	var applyErr error
-	f.st.publish(func(cur *Image) *Image {
+	f.st.publish(func(cur *Image) (*Image, *Delta) {
 		if err == nil {
-			next, aerr := applyBatch(cur, l.Index, recs)
+			next, d, aerr := applyBatch(cur, l.Index, recs)
 			if aerr == nil {
-				return next
+				return next, d
 			}
 			err = aerr
 		}
 		applyErr = err
 		next := *cur
 		next.Offset = l.Index
-		return &next
+		return &next, nil
 	})
 	if applyErr != nil {
 		f.log.Error("metadata log entry not applied", "index", l.Index, "error", applyErr)
@@ -102,9 +106,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	f.st.publish(func(cur *Image) *Image {
+	f.st.publish(func(cur *Image) (*Image, *Delta) {
 		im.ControllerID = cur.ControllerID
-		return im
+		return im, &Delta{Full: true}
 	})
 	return nil
 }

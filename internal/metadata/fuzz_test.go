@@ -33,7 +33,7 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 		im := baseImage(t)
 		before := string(mustJSON(t, newSnapshotImage(im)))
-		_, _ = applyBatch(im, 100, recs)
+		_, _, _ = applyBatch(im, 100, recs)
 		if string(mustJSON(t, newSnapshotImage(im))) != before {
 			t.Fatal("apply changed its input image")
 		}

@@ -64,13 +64,24 @@ type Partition struct {
 
 // Broker is one registered broker.
 type Broker struct {
-	ID        int32
-	Endpoints []Endpoint
-	Rack      *string
-	Fenced    bool
+	ID            int32
+	IncarnationID [16]byte
+	Endpoints     []Endpoint
+	Rack          *string
+	// Fenced: the broker may not lead or be added to an ISR. A broker
+	// registers fenced, is unfenced once its heartbeats show it caught up
+	// with the metadata log, and is fenced again when its heartbeats stop
+	// (broker.session.timeout.ms) or its controlled shutdown ends.
+	Fenced bool
+	// InControlledShutdown: the broker asked to shut down; its
+	// leaderships are being moved away and it gets no new ones.
+	InControlledShutdown bool
 	// Epoch is the raft index of the broker's latest registration.
 	Epoch int64
 }
+
+// Usable reports whether the broker may lead partitions and join ISRs.
+func (b *Broker) Usable() bool { return b != nil && !b.Fenced && !b.InControlledShutdown }
 
 // emptyImage returns an image with no state and no known controller.
 func emptyImage() *Image {
@@ -108,17 +119,22 @@ func (im *Image) BrokerIDs() []int32 {
 	return ids
 }
 
-// UnfencedBrokerIDs returns the ids of the unfenced brokers, sorted.
+// UnfencedBrokerIDs returns the ids of the brokers that may take new
+// replicas (unfenced, not shutting down), sorted.
 func (im *Image) UnfencedBrokerIDs() []int32 {
 	ids := make([]int32, 0, len(im.Brokers))
 	for id, b := range im.Brokers {
-		if !b.Fenced {
+		if b.Usable() {
 			ids = append(ids, id)
 		}
 	}
 	slices.Sort(ids)
 	return ids
 }
+
+// BrokerUsable reports whether broker id is registered, unfenced and not
+// shutting down.
+func (im *Image) BrokerUsable(id int32) bool { return im.Brokers[id].Usable() }
 
 // ConfigsFor returns the dynamic configs of a resource (topic overrides for
 // a topic, dynamic broker configs for a broker), nil when there are none.

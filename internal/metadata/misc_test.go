@@ -51,7 +51,7 @@ func TestClosedAndCancelled(t *testing.T) {
 	}
 	n.Close()
 	ctx := ctxT(t)
-	if err := n.RegisterBroker(ctx, Broker{ID: 1}); !errors.Is(err, ErrNotController) {
+	if _, err := n.RegisterBroker(ctx, BrokerRegistration{ID: 1}); !errors.Is(err, ErrNotController) {
 		t.Fatalf("register after close: %v", err)
 	}
 	if _, _, err := n.AllocateProducerIDs(ctx); !errors.Is(err, ErrNotController) {
@@ -84,7 +84,7 @@ func TestNoBootstrapWithoutLowestVoter(t *testing.T) {
 	if n.ControllerID() != -1 || n.Image().ControllerID != -1 {
 		t.Fatal("controller without a quorum")
 	}
-	if err := n.RegisterBroker(context.Background(), Broker{ID: 2}); !errors.Is(err, ErrNotController) || !strings.Contains(err.Error(), "no controller") {
+	if _, err := n.RegisterBroker(context.Background(), BrokerRegistration{ID: 2}); !errors.Is(err, ErrNotController) || !strings.Contains(err.Error(), "no controller") {
 		t.Fatalf("register: %v", err)
 	}
 }

@@ -40,6 +40,12 @@ type Config struct {
 	// node owns it from then on and closes it on Close (or when Open
 	// fails).
 	Listener net.Listener
+	// KafkaConn takes the connections of the CONTROLLER listener that are
+	// not raft's (the Kafka protocol: brokers' registrations, heartbeats,
+	// AlterPartition, forwarded admin requests). It must not block: it
+	// owns the connection and serves it on its own goroutine. Nil: such
+	// connections are closed.
+	KafkaConn func(net.Conn)
 	// Logger receives the node's and raft's logging (raft's info lines at
 	// Debug). Nil: slog.Default().
 	Logger *slog.Logger
@@ -64,6 +70,16 @@ type Config struct {
 	DefaultNumPartitions     int32
 	DefaultReplicationFactor int16
 
+	// SessionTimeout is broker.session.timeout.ms: a broker whose last
+	// heartbeat is older is fenced by the active controller. Zero: 9 s.
+	SessionTimeout time.Duration
+	// UncleanLeaderElection tells whether a topic allows a replica outside
+	// the ISR to lead (unclean.leader.election.enable, per topic with the
+	// broker default). Nil: never.
+	UncleanLeaderElection func(img *Image, t *Topic) bool
+	// Now is the controller's clock (broker sessions); nil: time.Now.
+	Now func() time.Time
+
 	// Raft timing. Zero values: 500ms heartbeat and election timeout and
 	// 250ms leader lease; with a single voter 100/100/50ms, so a single
 	// node is ready in well under a second.
@@ -85,6 +101,7 @@ const snapshotsRetained = 2
 // which run on the raft leader.
 type Node struct {
 	cfg   Config
+	ctl   *controls
 	log   *slog.Logger
 	st    state
 	raft  *raft.Raft
@@ -98,6 +115,9 @@ type Node struct {
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// sessions are the brokers' heartbeats, on the active controller.
+	sessions brokerSessions
 
 	// ctrlSem serialises controller operations, so each validates against
 	// the image its predecessor left.
@@ -182,7 +202,7 @@ func Open(cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("metadata: open snapshot store: %w", err)
 	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  newStreamLayer(ln, advertise),
+		Stream:  newStreamLayer(ln, advertise, cfg.KafkaConn),
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hlog.Named("transport"),
@@ -215,8 +235,10 @@ func Open(cfg Config) (n *Node, err error) {
 		store:   store,
 		trans:   trans,
 		ctrlSem: make(chan struct{}, 1),
+		ctl:     &controls{},
 		obsCh:   make(chan raft.Observation, 64),
 	}
+	n.ctl.cfg = &n.cfg
 	n.st.image.Store(emptyImage())
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 
@@ -247,8 +269,9 @@ func Open(cfg Config) (n *Node, err error) {
 		return ok
 	})
 	r.RegisterObserver(n.observer)
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.monitor()
+	go n.controllerLoop()
 	return n, nil
 }
 
@@ -272,21 +295,31 @@ func setDefaults(cfg *Config) {
 	if cfg.DefaultReplicationFactor <= 0 {
 		cfg.DefaultReplicationFactor = 1
 	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 9 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 }
+
+func (n *Node) now() time.Time { return n.cfg.Now() }
 
 // Image returns the current image. It never blocks; the image must not be
 // modified.
 func (n *Node) Image() *Image { return n.st.image.Load() }
 
 // Subscribe registers fn to be called with the previous and the new image
-// after every change of the image: each applied log entry, a snapshot
-// restore, and a change of controller (ControllerID). fn is first called
-// once, synchronously, with a nil prev and the current image, so the
-// subscriber sees the whole state as a change and misses nothing. Calls are
-// serialised and in order; they run on raft's apply goroutine (or the
-// goroutine noticing a new controller) and hold up applying, so fn must be
-// quick and must not call the controller operations or WaitReady.
-func (n *Node) Subscribe(fn func(prev, next *Image)) { n.st.subscribe(fn) }
+// and the delta between them after every change of the image: each
+// applied log entry, a snapshot restore, and a change of controller
+// (ControllerID). fn is first called once, synchronously, with a nil prev,
+// the current image and a Full delta, so the subscriber sees the whole
+// state as a change and misses nothing. Calls are serialised and in order;
+// they run on raft's apply goroutine (or the goroutine noticing a new
+// controller) and hold up applying, so fn must only hand the change on
+// (the broker queues it for its own goroutine): no I/O, no controller
+// operations, no WaitReady.
+func (n *Node) Subscribe(fn func(prev, next *Image, d *Delta)) { n.st.subscribe(fn) }
 
 // IsController reports whether this node is the raft leader, the active
 // controller.
@@ -399,14 +432,14 @@ func (n *Node) monitor() {
 func (n *Node) leaderChanged() {
 	id := n.ControllerID()
 	changed := false
-	n.st.publish(func(cur *Image) *Image {
+	n.st.publish(func(cur *Image) (*Image, *Delta) {
 		if cur.ControllerID == id {
-			return nil
+			return nil, nil
 		}
 		changed = true
 		next := *cur
 		next.ControllerID = id
-		return &next
+		return &next, &Delta{Controller: true}
 	})
 	if changed {
 		n.log.Info("metadata controller changed", "controller", id)
@@ -423,6 +456,35 @@ func (n *Node) leaderChanged() {
 	}
 	if err != nil && n.ctx.Err() == nil {
 		n.log.Warn("metadata controller start-up", "error", err)
+	}
+}
+
+// controllerLoop runs the active controller's periodic work: fencing the
+// brokers whose sessions expired (checked ten times per session timeout),
+// and, every second, electing leaders for offline partitions that can get
+// one.
+func (n *Node) controllerLoop() {
+	defer n.wg.Done()
+	every := max(n.cfg.SessionTimeout/10, 20*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastElect := time.Now()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !n.IsController() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+		n.fenceExpired(ctx)
+		if time.Since(lastElect) >= time.Second {
+			lastElect = time.Now()
+			n.electOffline(ctx)
+		}
+		cancel()
 	}
 }
 
@@ -450,6 +512,7 @@ func (n *Node) ensureLeaderReady(ctx context.Context) error {
 	if err := n.wait(ctx, n.raft.Barrier(applyTimeout(ctx))); err != nil {
 		return err
 	}
+	n.sessions.reset(term, n.Image(), n.now())
 	if n.Image().ClusterID == "" {
 		id := n.cfg.ClusterID
 		if id == "" {
@@ -486,3 +549,6 @@ func parseServerID(id raft.ServerID) int32 {
 	}
 	return int32(v)
 }
+
+// Addr is this node's CONTROLLER listener address as the quorum knows it.
+func (n *Node) Addr() string { return n.cfg.Voters[n.cfg.NodeID] }

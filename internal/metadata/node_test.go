@@ -1,20 +1,39 @@
 package metadata
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
+// registerBrokers registers brokers and unfences them with a caught-up
+// heartbeat each, as their own processes would.
 func registerBrokers(t *testing.T, n *Node, ids ...int32) {
 	t.Helper()
 	for _, id := range ids {
-		if err := n.RegisterBroker(ctxT(t), Broker{ID: id, Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: 9092 + id}}}); err != nil {
+		if err := registerUnfenced(ctxT(t), n, id); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+func registerUnfenced(ctx context.Context, n *Node, id int32) error {
+	epoch, err := n.RegisterBroker(ctx, BrokerRegistration{ID: id, IncarnationID: [16]byte{byte(id), 1}, Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: 9092 + id}}})
+	if err != nil {
+		return err
+	}
+	resp, err := n.BrokerHeartbeat(ctx, HeartbeatRequest{ID: id, Epoch: epoch, MetadataOffset: n.Image().Offset})
+	if err != nil {
+		return err
+	}
+	if resp.IsFenced || !resp.IsCaughtUp {
+		return fmt.Errorf("broker %d after its first heartbeat: %+v", id, resp)
+	}
+	return nil
 }
 
 func createOne(t *testing.T, n *Node, spec TopicSpec) TopicResult {
@@ -50,7 +69,7 @@ func TestCreateTopics(t *testing.T) {
 	checkLeaks(t)
 	n := openReady(t, testConfig(t, t.TempDir(), 0))
 	var calls []string
-	n.Subscribe(func(prev, next *Image) {
+	n.Subscribe(func(prev, next *Image, _ *Delta) {
 		for name := range next.Topics {
 			if prev == nil || prev.Topics[name] == nil {
 				calls = append(calls, name)
@@ -306,33 +325,62 @@ func TestRegisterBrokerValidation(t *testing.T) {
 	checkLeaks(t)
 	n := openReady(t, testConfig(t, t.TempDir(), 0))
 	ctx := ctxT(t)
-	for name, b := range map[string]Broker{
+	for name, b := range map[string]BrokerRegistration{
 		"negative id":    {ID: -1},
 		"empty listener": {ID: 1, Endpoints: []Endpoint{{Name: ""}}},
 		"same listener":  {ID: 1, Endpoints: []Endpoint{{Name: "A", Port: 1}, {Name: "A", Port: 2}}},
 		"bad port":       {ID: 1, Endpoints: []Endpoint{{Name: "A", Port: 70000}}},
 	} {
-		if err := n.RegisterBroker(ctx, b); !errors.Is(err, ErrInvalidRequest) {
+		if _, err := n.RegisterBroker(ctx, b); !errors.Is(err, ErrInvalidRequest) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	if _, err := n.RegisterBroker(ctx, BrokerRegistration{ID: 4, ClusterID: "another-cluster"}); !errors.Is(err, ErrInconsistentClusterID) {
+		t.Errorf("another cluster's id: %v", err)
+	}
 	rack := "r"
-	if err := n.RegisterBroker(ctx, Broker{ID: 4, Rack: &rack, Fenced: true, Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "h", Port: 1}}}); err != nil {
+	inc := [16]byte{4}
+	epoch, err := n.RegisterBroker(ctx, BrokerRegistration{ID: 4, IncarnationID: inc, ClusterID: n.Image().ClusterID, Rack: &rack, Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "h", Port: 1}}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	b := n.Image().Brokers[4]
-	if b == nil || !b.Fenced || *b.Rack != "r" || b.Epoch <= 0 || b.Endpoints[0].Host != "h" {
+	if b == nil || !b.Fenced || *b.Rack != "r" || b.Epoch != epoch || b.Epoch <= 0 || b.Endpoints[0].Host != "h" || b.IncarnationID != inc {
 		t.Fatalf("broker 4: %+v", b)
 	}
 	// A fenced broker does not count for the replication factor.
 	if r := createOne(t, n, TopicSpec{Name: "x", NumPartitions: 1, ReplicationFactor: 1}); !errors.Is(r.Err, ErrInvalidReplicationFactor) {
 		t.Fatalf("fenced only: %v", r.Err)
 	}
-	prevEpoch := b.Epoch
-	if err := n.RegisterBroker(ctx, Broker{ID: 4, Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "h", Port: 1}}}); err != nil {
+	// Another process with the same id, while the first one's session
+	// lives: refused.
+	if _, err := n.RegisterBroker(ctx, BrokerRegistration{ID: 4, IncarnationID: [16]byte{5}}); !errors.Is(err, ErrDuplicateBrokerRegistration) {
+		t.Fatalf("duplicate registration: %v", err)
+	}
+	// Heartbeats: a stale epoch is refused; one behind the metadata keeps
+	// the broker fenced; a caught-up one unfences it.
+	if _, err := n.BrokerHeartbeat(ctx, HeartbeatRequest{ID: 4, Epoch: epoch - 1}); !errors.Is(err, ErrStaleBrokerEpoch) {
+		t.Fatalf("stale heartbeat: %v", err)
+	}
+	if _, err := n.BrokerHeartbeat(ctx, HeartbeatRequest{ID: 9, Epoch: 1}); !errors.Is(err, ErrBrokerNotRegistered) {
+		t.Fatalf("unknown broker heartbeat: %v", err)
+	}
+	if resp, err := n.BrokerHeartbeat(ctx, HeartbeatRequest{ID: 4, Epoch: epoch, MetadataOffset: uint64(epoch) - 1}); err != nil || !resp.IsFenced || resp.IsCaughtUp {
+		t.Fatalf("behind: %+v %v", resp, err)
+	}
+	if resp, err := n.BrokerHeartbeat(ctx, HeartbeatRequest{ID: 4, Epoch: epoch, MetadataOffset: uint64(epoch)}); err != nil || resp.IsFenced || !resp.IsCaughtUp {
+		t.Fatalf("caught up: %+v %v", resp, err)
+	}
+	if b := n.Image().Brokers[4]; b.Fenced {
+		t.Fatalf("broker 4 still fenced: %+v", b)
+	}
+	// The same incarnation registering again (a retry) gets a new epoch
+	// and starts fenced again.
+	epoch2, err := n.RegisterBroker(ctx, BrokerRegistration{ID: 4, IncarnationID: inc, Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "h", Port: 1}}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if b := n.Image().Brokers[4]; b.Fenced || b.Epoch <= prevEpoch {
+	if b := n.Image().Brokers[4]; !b.Fenced || b.Epoch != epoch2 || epoch2 <= epoch {
 		t.Fatalf("re-registered broker 4: %+v", b)
 	}
 }

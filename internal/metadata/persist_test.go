@@ -148,7 +148,7 @@ func TestRestoreFromSnapshot(t *testing.T) {
 	cur.ControllerID = 7
 	dst.st.image.Store(cur)
 	var notified []*Image
-	dst.st.subscribe(func(prev, next *Image) {
+	dst.st.subscribe(func(prev, next *Image, _ *Delta) {
 		if len(notified) == 0 && (prev != nil || next != cur) {
 			t.Errorf("first call (%p, %p), want (nil, %p)", prev, next, cur)
 		}
@@ -168,7 +168,7 @@ func TestRestoreFromSnapshot(t *testing.T) {
 		t.Fatalf("subscriber calls %d", len(notified))
 	}
 	// The restored image applies further records like the original.
-	if _, err := applyBatch(got, 5, []Record{&PartitionChangeRecord{TopicID: idA, Partition: 1, Leader: i32p(0)}}); err != nil {
+	if _, _, err := applyBatch(got, 5, []Record{&PartitionChangeRecord{TopicID: idA, Partition: 1, Leader: i32p(0)}}); err != nil {
 		t.Fatal(err)
 	}
 	// Corrupt snapshots fail.

@@ -21,6 +21,10 @@ const (
 	TypeRemoveTopic     RecordType = "RemoveTopic"
 	TypeConfig          RecordType = "Config"
 	TypeProducerIDs     RecordType = "ProducerIDs"
+	// TypeBrokerRegistrationChange fences, unfences or marks the controlled
+	// shutdown of a registered broker (Kafka's FenceBrokerRecord,
+	// UnfenceBrokerRecord and BrokerRegistrationChangeRecord in one).
+	TypeBrokerRegistrationChange RecordType = "BrokerRegistrationChange"
 )
 
 // Record is one metadata record. The concrete types are the *Record structs
@@ -47,10 +51,24 @@ type Endpoint struct {
 // broker epoch is the raft index of the record (as Kafka uses the record's
 // offset), so it grows with every registration.
 type RegisterBrokerRecord struct {
-	BrokerID  int32
-	Endpoints []Endpoint
-	Rack      *string `json:",omitempty"`
-	Fenced    bool
+	BrokerID int32
+	// IncarnationID is a random id the broker process picks at start-up:
+	// a second process with the same node.id has another one, which is how
+	// the controller tells a restart from a duplicate (KIP-631).
+	IncarnationID [16]byte `json:",omitempty"`
+	Endpoints     []Endpoint
+	Rack          *string `json:",omitempty"`
+	Fenced        bool
+}
+
+// BrokerRegistrationChangeRecord changes the state of a registered broker
+// whose current epoch is BrokerEpoch (a record for an older registration
+// is refused on apply). A nil field is left unchanged.
+type BrokerRegistrationChangeRecord struct {
+	BrokerID             int32
+	BrokerEpoch          int64
+	Fenced               *bool `json:",omitempty"`
+	InControlledShutdown *bool `json:",omitempty"`
 }
 
 // TopicRecord creates a topic. Its partitions follow as PartitionRecords
@@ -112,6 +130,9 @@ func (*PartitionChangeRecord) RecordType() RecordType { return TypePartitionChan
 func (*RemoveTopicRecord) RecordType() RecordType     { return TypeRemoveTopic }
 func (*ConfigRecord) RecordType() RecordType          { return TypeConfig }
 func (*ProducerIDsRecord) RecordType() RecordType     { return TypeProducerIDs }
+func (*BrokerRegistrationChangeRecord) RecordType() RecordType {
+	return TypeBrokerRegistrationChange
+}
 
 // newRecord returns a zero record of the type and the highest version this
 // code reads, or nil for an unknown type.
@@ -133,6 +154,8 @@ func newRecord(t RecordType) (Record, int) {
 		return &ConfigRecord{}, 0
 	case TypeProducerIDs:
 		return &ProducerIDsRecord{}, 0
+	case TypeBrokerRegistrationChange:
+		return &BrokerRegistrationChangeRecord{}, 0
 	}
 	return nil, 0
 }

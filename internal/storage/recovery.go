@@ -560,18 +560,53 @@ func replaySegment(s *segment, pos int64, state *producerState, from, to int64) 
 func (l *Log) TruncateTo(offset int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.truncateLocked(offset, false)
+}
+
+// TruncateFullyAndStartAt empties the log and starts it at offset, which
+// may lie past the log end: a follower whose log ended before the leader's
+// log start offset (Kafka's truncateFullyAndStartAt). The epoch cache and
+// the producer state are emptied with it.
+func (l *Log) TruncateFullyAndStartAt(offset int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.truncateLocked(offset, true); err != nil {
+		return err
+	}
+	if l.mu.epochs.truncateFromEnd(0) {
+		if err := l.mu.epochs.persist(); err != nil {
+			return storageErr("write leader-epoch-checkpoint", err)
+		}
+	}
+	return nil
+}
+
+// AssignEpoch records that leader epoch starts at the log end offset: a
+// new leader's first act, so that its epoch cache answers its followers'
+// divergence checks (Fetch's last fetched epoch) before it has appended
+// anything in the epoch. An epoch not above the latest is ignored. The
+// cache is written at the next flush; after a crash recovery rebuilds it
+// from the batches, without an epoch that has none, which no later leader
+// needs since the epoch is over by then.
+func (l *Log) AssignEpoch(epoch int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.mu.epochs.assign(epoch, l.leo.Load())
+}
+
+func (l *Log) truncateLocked(offset int64, full bool) error {
 	if err := l.writableLocked(); err != nil {
 		return err
 	}
 	if offset < 0 {
 		return fmt.Errorf("%w: truncate to %d", ErrOffsetOutOfRange, offset)
 	}
-	if offset >= l.leo.Load() {
+	if offset >= l.leo.Load() && !full {
 		return nil
 	}
 	segs := l.mu.segs
 	keep := 0 // segments kept; the last of them is cut at offset
-	if offset >= l.logStart.Load() {
+	if offset >= l.logStart.Load() && !full {
 		keep = segmentFor(segs, offset) + 1
 	}
 	for _, s := range segs[keep:] {
@@ -592,6 +627,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		}
 		l.mu.segs = []*segment{s}
 		l.logStart.Store(offset)
+		l.hw.Store(offset)
 	} else {
 		s := l.activeLocked()
 		if err := truncateSegment(s, offset); err != nil {

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -40,34 +41,42 @@ type TopicResult struct {
 // order of specs. With validateOnly nothing is written and the IDs are
 // zero.
 func (n *Node) CreateTopics(ctx context.Context, specs []TopicSpec, validateOnly bool) []TopicResult {
+	var results []TopicResult
+	err := n.run(ctx, func(img *Image) result {
+		var r result
+		results, r = n.ctl.createTopics(img, specs, validateOnly)
+		return r
+	})
+	if err != nil {
+		results = make([]TopicResult, len(specs))
+		for i, s := range specs {
+			results[i] = TopicResult{Name: s.Name, Err: err}
+		}
+	}
+	return results
+}
+
+// createTopics decides a CreateTopics: one batch per valid topic. The
+// results are final once done has the batches' outcomes.
+func (c *controls) createTopics(img *Image, specs []TopicSpec, validateOnly bool) ([]TopicResult, result) {
 	results := make([]TopicResult, len(specs))
 	for i, s := range specs {
 		results[i].Name = s.Name
 	}
-	release, err := n.begin(ctx)
-	if err != nil {
-		for i := range results {
-			results[i].Err = err
-		}
-		return results
-	}
-	defer release()
-
-	img := n.Image()
 	seen := map[string]int{}
 	for _, s := range specs {
 		seen[s.Name]++
 	}
 	coll := newCollisionIndex(img)
 	newIDs := map[[16]byte]bool{}
-	var batches [][]Record
+	var r result
 	var which []int
 	for i, s := range specs {
 		if seen[s.Name] > 1 {
 			results[i].Err = fmt.Errorf("%w: topic %q appears more than once in the request", ErrInvalidRequest, s.Name)
 			continue
 		}
-		plan, err := n.planTopic(img, s, coll, newIDs)
+		plan, err := c.planTopic(img, s, coll, newIDs)
 		if err != nil {
 			results[i].Err = err
 			continue
@@ -76,19 +85,18 @@ func (n *Node) CreateTopics(ctx context.Context, specs []TopicSpec, validateOnly
 		results[i].NumPartitions, results[i].ReplicationFactor = plan.partitions, plan.rf
 		if !validateOnly {
 			results[i].ID = plan.id
-			batches = append(batches, plan.recs)
+			r.batches = append(r.batches, plan.recs)
 			which = append(which, i)
 		}
 	}
-	if len(batches) == 0 {
-		return results
-	}
-	for j, err := range n.propose(ctx, batches) {
-		if err != nil {
-			results[which[j]] = TopicResult{Name: results[which[j]].Name, Err: err}
+	r.done = func(errs []error) {
+		for j, err := range errs {
+			if err != nil {
+				results[which[j]] = TopicResult{Name: results[which[j]].Name, Err: err}
+			}
 		}
 	}
-	return results
+	return results, r
 }
 
 // topicPlan is a validated topic creation.
@@ -100,7 +108,7 @@ type topicPlan struct {
 }
 
 // planTopic validates one spec against the image and returns its records.
-func (n *Node) planTopic(img *Image, s TopicSpec, coll collisionIndex, newIDs map[[16]byte]bool) (topicPlan, error) {
+func (c *controls) planTopic(img *Image, s TopicSpec, coll collisionIndex, newIDs map[[16]byte]bool) (topicPlan, error) {
 	var none topicPlan
 	if err := ValidateTopicName(s.Name); err != nil {
 		return none, err
@@ -130,10 +138,10 @@ func (n *Node) planTopic(img *Image, s TopicSpec, coll collisionIndex, newIDs ma
 	} else {
 		np, rf := s.NumPartitions, s.ReplicationFactor
 		if np == -1 {
-			np = n.cfg.DefaultNumPartitions
+			np = c.cfg.DefaultNumPartitions
 		}
 		if rf == -1 {
-			rf = n.cfg.DefaultReplicationFactor
+			rf = c.cfg.DefaultReplicationFactor
 		}
 		if np <= 0 {
 			return none, fmt.Errorf("%w: number of partitions %d is not positive", ErrInvalidPartitions, np)
@@ -151,7 +159,7 @@ func (n *Node) planTopic(img *Image, s TopicSpec, coll collisionIndex, newIDs ma
 		if v == nil {
 			return none, fmt.Errorf("%w: topic %q: config %q has a null value", ErrInvalidConfig, s.Name, name)
 		}
-		if err := n.validateConfig(ConfigResourceTopic, name, v); err != nil {
+		if err := c.validateConfig(ConfigResourceTopic, name, v); err != nil {
 			return none, err
 		}
 		configRecs = append(configRecs, &ConfigRecord{ResourceType: ConfigResourceTopic, ResourceName: s.Name, Name: name, Value: v})
@@ -174,6 +182,26 @@ func (n *Node) planTopic(img *Image, s TopicSpec, coll collisionIndex, newIDs ma
 // results hold the names' outcomes in order, then the ids'. A topic named
 // more than once fails every time with ErrInvalidRequest.
 func (n *Node) DeleteTopics(ctx context.Context, names []string, ids [][16]byte) []TopicResult {
+	var results []TopicResult
+	err := n.run(ctx, func(img *Image) result {
+		var r result
+		results, r = deleteTopics(img, names, ids)
+		return r
+	})
+	if err != nil {
+		results = make([]TopicResult, len(names)+len(ids))
+		for i, name := range names {
+			results[i] = TopicResult{Name: name, Err: err}
+		}
+		for i, id := range ids {
+			results[len(names)+i] = TopicResult{ID: id, Err: err}
+		}
+	}
+	return results
+}
+
+// deleteTopics decides a DeleteTopics: one RemoveTopic batch per topic.
+func deleteTopics(img *Image, names []string, ids [][16]byte) ([]TopicResult, result) {
 	results := make([]TopicResult, len(names)+len(ids))
 	for i, name := range names {
 		results[i].Name = name
@@ -181,16 +209,6 @@ func (n *Node) DeleteTopics(ctx context.Context, names []string, ids [][16]byte)
 	for i, id := range ids {
 		results[len(names)+i].ID = id
 	}
-	release, err := n.begin(ctx)
-	if err != nil {
-		for i := range results {
-			results[i].Err = err
-		}
-		return results
-	}
-	defer release()
-
-	img := n.Image()
 	topics := make([]*Topic, len(results))
 	seen := map[[16]byte]int{}
 	for i := range results {
@@ -215,7 +233,7 @@ func (n *Node) DeleteTopics(ctx context.Context, names []string, ids [][16]byte)
 		topics[i] = t
 		seen[t.ID]++
 	}
-	var batches [][]Record
+	var r result
 	var which []int
 	for i, t := range topics {
 		if t == nil {
@@ -225,13 +243,15 @@ func (n *Node) DeleteTopics(ctx context.Context, names []string, ids [][16]byte)
 			results[i].Err = fmt.Errorf("%w: topic %q appears more than once in the request", ErrInvalidRequest, t.Name)
 			continue
 		}
-		batches = append(batches, []Record{&RemoveTopicRecord{TopicID: t.ID}})
+		r.batches = append(r.batches, []Record{&RemoveTopicRecord{TopicID: t.ID}})
 		which = append(which, i)
 	}
-	for j, err := range n.propose(ctx, batches) {
-		results[which[j]].Err = err
+	r.done = func(errs []error) {
+		for j, err := range errs {
+			results[which[j]].Err = err
+		}
 	}
-	return results
+	return results, r
 }
 
 // CreatePartitions raises the partition count of a topic to newCount. An
@@ -239,23 +259,31 @@ func (n *Node) DeleteTopics(ctx context.Context, names []string, ids [][16]byte)
 // newCount minus the current count); nil assigns automatically with the
 // topic's replication factor.
 func (n *Node) CreatePartitions(ctx context.Context, topic string, newCount int32, assignment [][]int32, validateOnly bool) error {
-	release, err := n.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
+	var opErr error
+	err := n.run(ctx, func(img *Image) result {
+		recs, err := createPartitions(img, topic, newCount, assignment)
+		if err != nil || validateOnly {
+			opErr = err
+			return result{}
+		}
+		return result{batches: [][]Record{recs}, done: func(errs []error) { opErr = errs[0] }}
+	})
+	return cmp.Or(err, opErr)
+}
 
-	img := n.Image()
+// createPartitions decides a CreatePartitions: the records of the new
+// partitions, one batch.
+func createPartitions(img *Image, topic string, newCount int32, assignment [][]int32) ([]Record, error) {
 	t := img.Topics[topic]
 	if t == nil {
-		return fmt.Errorf("%w: topic %q does not exist", ErrUnknownTopic, topic)
+		return nil, fmt.Errorf("%w: topic %q does not exist", ErrUnknownTopic, topic)
 	}
 	cur := int32(len(t.Partitions))
 	switch {
 	case newCount == cur:
-		return fmt.Errorf("%w: topic %q already has %d partitions", ErrInvalidPartitions, topic, cur)
+		return nil, fmt.Errorf("%w: topic %q already has %d partitions", ErrInvalidPartitions, topic, cur)
 	case newCount < cur:
-		return fmt.Errorf("%w: topic %q has %d partitions, more than the requested %d; partitions cannot be removed", ErrInvalidPartitions, topic, cur, newCount)
+		return nil, fmt.Errorf("%w: topic %q has %d partitions, more than the requested %d; partitions cannot be removed", ErrInvalidPartitions, topic, cur, newCount)
 	}
 	rf := 1
 	if cur > 0 {
@@ -264,15 +292,15 @@ func (n *Node) CreatePartitions(ctx context.Context, topic string, newCount int3
 	parts := assignment
 	if parts != nil {
 		if int32(len(parts)) != newCount-cur {
-			return fmt.Errorf("%w: topic %q: adding %d partitions but %d assignments were given", ErrInvalidReplicaAssignment, topic, newCount-cur, len(parts))
+			return nil, fmt.Errorf("%w: topic %q: adding %d partitions but %d assignments were given", ErrInvalidReplicaAssignment, topic, newCount-cur, len(parts))
 		}
 		if err := checkAssignment(img, cur, parts, rf); err != nil {
-			return err
+			return nil, err
 		}
 	} else {
 		brokers := img.UnfencedBrokerIDs()
 		if err := checkReplicationFactor(rf, len(brokers)); err != nil {
-			return err
+			return nil, err
 		}
 		parts = assignReplicas(brokers, topicStart(topic, len(brokers)), cur, newCount-cur, rf)
 	}
@@ -280,14 +308,11 @@ func (n *Node) CreatePartitions(ctx context.Context, topic string, newCount int3
 	for i, replicas := range parts {
 		rec, err := newPartitionRecord(img, t.ID, cur+int32(i), replicas)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		recs = append(recs, rec)
 	}
-	if validateOnly {
-		return nil
-	}
-	return n.propose(ctx, [][]Record{recs})[0]
+	return recs, nil
 }
 
 // newTopicID returns a random UUID v4 that is not zero and not used.

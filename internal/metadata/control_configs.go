@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -55,20 +56,28 @@ func (n *Node) AlterConfigs(ctx context.Context, res ConfigResource, ops []Confi
 		names[op.Name] = true
 	}
 
-	release, err := n.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
+	var opErr error
+	err := n.run(ctx, func(img *Image) result {
+		recs, err := n.ctl.alterConfigs(img, res, ops, replace)
+		if err != nil || validateOnly || len(recs) == 0 {
+			opErr = err
+			return result{}
+		}
+		return result{batches: [][]Record{recs}, done: func(errs []error) { opErr = errs[0] }}
+	})
+	return cmp.Or(err, opErr)
+}
 
-	img := n.Image()
+// alterConfigs decides an AlterConfigs: the config records of the changes
+// that change something, one batch.
+func (c *controls) alterConfigs(img *Image, res ConfigResource, ops []ConfigOp, replace bool) ([]Record, error) {
 	if res.Type == ConfigResourceTopic && img.Topics[res.Name] == nil {
-		return fmt.Errorf("%w: topic %q does not exist", ErrUnknownTopic, res.Name)
+		return nil, fmt.Errorf("%w: topic %q does not exist", ErrUnknownTopic, res.Name)
 	}
 	cur := img.ConfigsFor(res)
-	changes, err := n.configChanges(res, cur, ops, replace)
+	changes, err := c.configChanges(res, cur, ops, replace)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var recs []Record
 	for _, name := range slices.Sorted(maps.Keys(changes)) {
@@ -77,20 +86,17 @@ func (n *Node) AlterConfigs(ctx context.Context, res ConfigResource, ops []Confi
 		if v == nil && !set || v != nil && set && *v == old {
 			continue
 		}
-		if err := n.validateConfig(res.Type, name, v); err != nil {
-			return err
+		if err := c.validateConfig(res.Type, name, v); err != nil {
+			return nil, err
 		}
 		recs = append(recs, &ConfigRecord{ResourceType: res.Type, ResourceName: res.Name, Name: name, Value: v})
 	}
-	if validateOnly || len(recs) == 0 {
-		return nil
-	}
-	return n.propose(ctx, [][]Record{recs})[0]
+	return recs, nil
 }
 
 // configChanges computes the new value of each config the ops touch (nil:
 // delete).
-func (n *Node) configChanges(res ConfigResource, cur map[string]string, ops []ConfigOp, replace bool) (map[string]*string, error) {
+func (c *controls) configChanges(res ConfigResource, cur map[string]string, ops []ConfigOp, replace bool) (map[string]*string, error) {
 	changes := map[string]*string{}
 	if replace {
 		for name := range cur {
@@ -115,8 +121,8 @@ func (n *Node) configChanges(res ConfigResource, cur map[string]string, ops []Co
 				return nil, fmt.Errorf("%w: config %q: APPEND and SUBTRACT need a value", ErrInvalidConfig, op.Name)
 			}
 			def, isList := "", true
-			if n.cfg.ListConfigDefault != nil {
-				def, isList = n.cfg.ListConfigDefault(res.Type, op.Name)
+			if c.cfg.ListConfigDefault != nil {
+				def, isList = c.cfg.ListConfigDefault(res.Type, op.Name)
 			}
 			if !isList {
 				return nil, fmt.Errorf("%w: config %q is not a list; APPEND and SUBTRACT apply to lists only", ErrInvalidConfig, op.Name)
@@ -161,10 +167,10 @@ func splitList(s string) []string {
 }
 
 // validateConfig runs the configured validator for the resource type.
-func (n *Node) validateConfig(resType int8, name string, value *string) error {
-	validate := n.cfg.ValidateTopicConfig
+func (c *controls) validateConfig(resType int8, name string, value *string) error {
+	validate := c.cfg.ValidateTopicConfig
 	if resType == ConfigResourceBroker {
-		validate = n.cfg.ValidateBrokerConfig
+		validate = c.cfg.ValidateBrokerConfig
 	}
 	if validate == nil {
 		return nil

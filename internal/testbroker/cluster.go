@@ -1,0 +1,184 @@
+package testbroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streaming/samsa/internal/broker"
+	"github.com/samsa-streaming/samsa/internal/config"
+)
+
+// Cluster is several in-process brokers, each a combined node (broker and
+// controller voter), on loopback ports chosen once, so a node restarts
+// where it was.
+type Cluster struct {
+	t     testing.TB
+	nodes []*Node
+	extra []string
+}
+
+// Node is one broker of a Cluster.
+type Node struct {
+	ID    int32
+	Dir   string
+	Port  int // client listener
+	CPort int // controller listener
+	Srv   *broker.Server
+	c     *Cluster
+}
+
+// StartCluster starts n combined nodes with ids 1..n; overrides apply to
+// every node.
+func StartCluster(t testing.TB, n int, overrides ...string) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, extra: overrides}
+	root := t.TempDir()
+	for i := 1; i <= n; i++ {
+		c.nodes = append(c.nodes, &Node{ID: int32(i), Dir: filepath.Join(root, fmt.Sprint(i)), Port: FreePort(t), CPort: FreePort(t), c: c})
+	}
+	t.Cleanup(c.StopAll)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, nd := range c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = nd.tryStart()
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (c *Cluster) voters() string {
+	var v []string
+	for _, nd := range c.nodes {
+		v = append(v, fmt.Sprintf("%d@127.0.0.1:%d", nd.ID, nd.CPort))
+	}
+	return strings.Join(v, ",")
+}
+
+func (nd *Node) opts() []string {
+	return append([]string{
+		fmt.Sprintf("node.id=%d", nd.ID),
+		fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", nd.Port, nd.CPort),
+		"controller.quorum.voters=" + nd.c.voters(),
+		"log.dirs=" + nd.Dir,
+		"samsa.http.listener=",
+	}, nd.c.extra...)
+}
+
+func (nd *Node) tryStart() error {
+	cfg, err := config.LoadBroker("", nd.opts())
+	if err != nil {
+		return err
+	}
+	srv, err := broker.New(cfg, broker.Options{Logger: logger().With("node", nd.ID)})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := srv.Serve(ctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("node %d: %w", nd.ID, err)
+	}
+	nd.Srv = srv
+	return nil
+}
+
+// Addr is the node's client listener.
+func (nd *Node) Addr() string { return fmt.Sprintf("127.0.0.1:%d", nd.Port) }
+
+// Running reports whether the node is up.
+func (nd *Node) Running() bool { return nd.Srv != nil }
+
+// Stop closes the node cleanly (a controlled shutdown).
+func (nd *Node) Stop() {
+	if nd.Srv != nil {
+		if err := nd.Srv.Close(); err != nil {
+			nd.c.t.Errorf("closing node %d: %v", nd.ID, err)
+		}
+		nd.Srv = nil
+	}
+}
+
+// Start starts a stopped node again on its dir and ports.
+func (nd *Node) Start() {
+	nd.c.t.Helper()
+	if err := nd.tryStart(); err != nil {
+		nd.c.t.Fatal(err)
+	}
+}
+
+// Nodes returns the nodes, by id order.
+func (c *Cluster) Nodes() []*Node { return c.nodes }
+
+// Node returns the node with an id.
+func (c *Cluster) Node(id int32) *Node { return c.nodes[id-1] }
+
+// Controller returns the running node that is the active controller, nil
+// when none is.
+func (c *Cluster) Controller() *Node {
+	for _, nd := range c.nodes {
+		if nd.Srv != nil && nd.Srv.Metadata().IsController() {
+			return nd
+		}
+	}
+	return nil
+}
+
+// Addrs lists the running nodes' client listeners.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, nd := range c.nodes {
+		if nd.Srv != nil {
+			out = append(out, nd.Addr())
+		}
+	}
+	return out
+}
+
+// Client is a franz-go client seeded with every node, closed at cleanup.
+func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
+	c.t.Helper()
+	var seeds []string
+	for _, nd := range c.nodes {
+		seeds = append(seeds, nd.Addr())
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(cl.Close)
+	return cl
+}
+
+// Admin is a kadm client on a new Client.
+func (c *Cluster) Admin() *kadm.Client { return kadm.NewClient(c.Client()) }
+
+// StopAll stops every node, concurrently (a node's controlled shutdown
+// needs a controller quorum, which stopping them in turn would lose).
+func (c *Cluster) StopAll() {
+	var wg sync.WaitGroup
+	for _, nd := range c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nd.Stop()
+		}()
+	}
+	wg.Wait()
+}
