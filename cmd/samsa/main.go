@@ -23,6 +23,8 @@ func main() {
 	switch os.Args[1] {
 	case "server":
 		err = runServer(os.Args[2:])
+	case "local-cluster":
+		err = runLocalCluster(os.Args[2:])
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -52,6 +54,7 @@ func usage() {
 
 Usage:
   samsa server [--config FILE] [--override key=value ...]   run a broker
+  samsa local-cluster [CONFIG_FILE ...]                     run a 3-node cluster on this machine
   samsa version                                             print the version
   samsa COMMAND --help                                      a tool's flags and examples
 

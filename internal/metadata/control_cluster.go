@@ -61,6 +61,9 @@ type brokerSessions struct {
 type brokerSession struct {
 	epoch       int64
 	lastContact time.Time
+	// metadataOffset is the applied metadata offset the broker last
+	// reported (DescribeQuorum's view of how far each node is).
+	metadataOffset uint64
 }
 
 // reset starts the sessions of a new term: every registered broker that
@@ -72,18 +75,39 @@ func (s *brokerSessions) reset(term uint64, img *Image, now time.Time) {
 	s.last = map[int32]brokerSession{}
 	for id, b := range img.Brokers {
 		if !b.Fenced {
-			s.last[id] = brokerSession{b.Epoch, now}
+			s.last[id] = brokerSession{epoch: b.Epoch, lastContact: now}
 		}
 	}
 }
 
-func (s *brokerSessions) touch(id int32, epoch int64, now time.Time) {
+func (s *brokerSessions) touch(id int32, epoch int64, now time.Time, metadataOffset uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.last == nil {
 		s.last = map[int32]brokerSession{}
 	}
-	s.last[id] = brokerSession{epoch, now}
+	s.last[id] = brokerSession{epoch: epoch, lastContact: now, metadataOffset: metadataOffset}
+}
+
+// BrokerSession is what the active controller knows of a broker's
+// heartbeats.
+type BrokerSession struct {
+	BrokerID       int32
+	LastContact    time.Time
+	MetadataOffset uint64
+}
+
+// Sessions returns the brokers' sessions as the active controller keeps
+// them (empty on other nodes).
+func (n *Node) Sessions() []BrokerSession {
+	s := &n.sessions
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]BrokerSession, 0, len(s.last))
+	for id, ss := range s.last {
+		out = append(out, BrokerSession{BrokerID: id, LastContact: ss.lastContact, MetadataOffset: ss.metadataOffset})
+	}
+	return out
 }
 
 func (s *brokerSessions) remove(id int32) {
@@ -114,7 +138,7 @@ func (s *brokerSessions) expired(img *Image, now time.Time, timeout time.Duratio
 		}
 		ss, ok := s.last[id]
 		if !ok {
-			s.last[id] = brokerSession{b.Epoch, now}
+			s.last[id] = brokerSession{epoch: b.Epoch, lastContact: now}
 			continue
 		}
 		if now.Sub(ss.lastContact) > timeout {
@@ -147,7 +171,7 @@ func (n *Node) RegisterBroker(ctx context.Context, req BrokerRegistration) (int6
 	if b == nil || b.IncarnationID != req.IncarnationID {
 		return -1, fmt.Errorf("%w: broker %d was registered again meanwhile", ErrDuplicateBrokerRegistration, req.ID)
 	}
-	n.sessions.touch(req.ID, b.Epoch, n.now())
+	n.sessions.touch(req.ID, b.Epoch, n.now(), 0)
 	return b.Epoch, nil
 }
 
@@ -198,7 +222,7 @@ func (n *Node) BrokerHeartbeat(ctx context.Context, req HeartbeatRequest) (Heart
 	// The session is kept alive before the controller semaphore is
 	// taken: a busy controller must not fence a broker that heartbeats.
 	if b := n.Image().Brokers[req.ID]; b != nil && b.Epoch == req.Epoch {
-		n.sessions.touch(req.ID, req.Epoch, n.now())
+		n.sessions.touch(req.ID, req.Epoch, n.now(), req.MetadataOffset)
 	}
 	var resp HeartbeatResponse
 	var opErr error
