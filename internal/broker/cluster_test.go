@@ -8,8 +8,11 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-streaming/samsa/internal/records"
 	"github.com/samsa-streaming/samsa/internal/testbroker"
 )
 
@@ -151,5 +154,164 @@ func TestClusterReplicates(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("record %s read %d times", v, n)
 		}
+	}
+}
+
+// TestClusterCoordinatorFailover checks that __consumer_offsets is
+// replicated and that a group's coordinator moves with its partition's
+// leadership: offsets committed before the coordinator's broker stops are
+// served by the new coordinator, and the group goes on committing.
+func TestClusterCoordinatorFailover(t *testing.T) {
+	c := testbroker.StartCluster(t, 3, "offsets.topic.replication.factor=3", "offsets.topic.num.partitions=3")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	adm := c.Admin()
+	if _, err := adm.CreateTopic(ctx, 2, 3, nil, "work"); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitSynced()
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "work", Partition: 0, At: 42, LeaderEpoch: -1})
+	offs.Add(kadm.Offset{Topic: "work", Partition: 1, At: 7, LeaderEpoch: -1})
+	if resp, err := adm.CommitOffsets(ctx, "g", offs); err != nil || resp.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resp.Error())
+	}
+	img := c.Controller().Srv.Metadata().Image()
+	co := img.Topic("__consumer_offsets")
+	if co == nil || len(co.Partitions[0].Replicas) != 3 {
+		t.Fatalf("__consumer_offsets: %+v", co)
+	}
+	// The coordinator is the leader of the group's partition.
+	coord := adm.FindGroupCoordinators(ctx, "g")["g"]
+	if coord.Err != nil {
+		t.Fatal(coord.Err)
+	}
+	old := c.Node(coord.NodeID)
+	old.Stop()
+	// A fresh client each time: kgo keeps a group's coordinator across a
+	// dial failure, as it may since the broker may just be restarting.
+	eventually(t, 20*time.Second, "a new coordinator with the committed offsets", func() bool {
+		fo, err := kadm.NewClient(c.Client()).FetchOffsets(ctx, "g")
+		if err != nil || fo.Error() != nil {
+			t.Logf("fetch offsets: %v %v", err, fo.Error())
+			return false
+		}
+		a, ok0 := fo.Lookup("work", 0)
+		b, ok1 := fo.Lookup("work", 1)
+		return ok0 && ok1 && a.At == 42 && b.At == 7
+	})
+	adm = c.Admin()
+	offs = kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "work", Partition: 0, At: 43, LeaderEpoch: -1})
+	if resp, err := adm.CommitOffsets(ctx, "g", offs); err != nil || resp.Error() != nil {
+		t.Fatalf("commit after failover: %v %v", err, resp.Error())
+	}
+	old.Start()
+	fo, err := adm.FetchOffsets(ctx, "g")
+	if err != nil || fo.Error() != nil {
+		t.Fatalf("fetch offsets: %v %v", err, fo.Error())
+	}
+	if a, _ := fo.Lookup("work", 0); a.At != 43 {
+		t.Fatalf("offset after failover and restart: %d, want 43", a.At)
+	}
+}
+
+// TestClusterIdempotenceAcrossLeaderChange checks that producer state is
+// replicated with the batches: after the leader changes, the retry of a
+// batch the old leader had already appended is answered with its original
+// offset by the new leader instead of being written twice, and the
+// sequence goes on.
+func TestClusterIdempotenceAcrossLeaderChange(t *testing.T) {
+	c := testbroker.StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm := c.Admin()
+	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "idem"); err != nil {
+		t.Fatal(err)
+	}
+	leaderOf := func() int32 {
+		ctl := c.Controller()
+		if ctl == nil {
+			return -1
+		}
+		return ctl.Srv.Metadata().Image().Partition("idem", 0).Leader
+	}
+	l0 := leaderOf()
+	eventually(t, 10*time.Second, "the leader serving", func() bool {
+		p := c.Node(l0).Srv.Replicas().Get("idem", 0)
+		return p != nil && p.IsLeader()
+	})
+
+	// One idempotent batch written by hand: producer id from the cluster,
+	// sequence 0.
+	initReq := kmsg.NewPtrInitProducerIDRequest()
+	cl := c.Client()
+	initResp, err := initReq.RequestWith(ctx, cl)
+	if err != nil || initResp.ErrorCode != 0 {
+		t.Fatalf("init producer id: %v %+v", err, initResp)
+	}
+	batch := func(seq int32, n int) []byte {
+		spec := records.BatchSpec{FirstTimestamp: time.Now().UnixMilli(), Idempotent: true, ProducerID: initResp.ProducerID, ProducerEpoch: initResp.ProducerEpoch, BaseSequence: seq}
+		for i := 0; i < n; i++ {
+			spec.Records = append(spec.Records, records.Record{OffsetDelta: int32(i), Value: []byte(fmt.Sprint(seq + int32(i)))})
+		}
+		return records.BuildBatch(spec)
+	}
+	produce := func(to *testbroker.Node, set []byte) (int64, int16) {
+		t.Helper()
+		pcl, err := kgo.NewClient(kgo.SeedBrokers(to.Addr()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pcl.Close()
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = -1, 10000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "idem"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = set
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, pcl.Broker(int(to.ID)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := resp.Topics[0].Partitions[0]
+		return p.BaseOffset, p.ErrorCode
+	}
+	b0 := batch(0, 3)
+	off, code := produce(c.Node(l0), b0)
+	if code != 0 || off != 0 {
+		t.Fatalf("first batch: offset %d code %d", off, code)
+	}
+	eventually(t, 10*time.Second, "the batch on every replica", func() bool {
+		for _, nd := range c.Nodes() {
+			if nd.Srv.Replicas().Get("idem", 0).Log.LogEndOffset() != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	c.Node(l0).Stop()
+	var l1 int32
+	eventually(t, 10*time.Second, "a new leader", func() bool { l1 = leaderOf(); return l1 >= 0 && l1 != l0 })
+	eventually(t, 10*time.Second, "the new leader serving", func() bool {
+		p := c.Node(l1).Srv.Replicas().Get("idem", 0)
+		return p != nil && p.IsLeader()
+	})
+	// The retry of batch 0 (a producer that never got its answer): the
+	// original offset, nothing written.
+	if off, code := produce(c.Node(l1), batch(0, 3)); code != 0 || off != 0 {
+		t.Fatalf("retry on the new leader: offset %d code %d, want 0 and no error", off, code)
+	}
+	// The next sequence appends after it; a gap is refused.
+	if off, code := produce(c.Node(l1), batch(3, 2)); code != 0 || off != 3 {
+		t.Fatalf("next batch: offset %d code %d", off, code)
+	}
+	if _, code := produce(c.Node(l1), batch(9, 1)); code != kerr.OutOfOrderSequenceNumber.Code {
+		t.Fatalf("sequence gap: code %d, want OUT_OF_ORDER_SEQUENCE_NUMBER", code)
+	}
+	if leo := c.Node(l1).Srv.Replicas().Get("idem", 0).Log.LogEndOffset(); leo != 5 {
+		t.Fatalf("log end offset %d, want 5", leo)
 	}
 }

@@ -53,7 +53,8 @@ func (s *Server) registerBroker(ctx context.Context) error {
 		switch {
 		case err == nil:
 			s.brokerEpoch.Store(rr.BrokerEpoch)
-			s.logger.Info("registered with the controller", "broker.epoch", rr.BrokerEpoch, "incarnation", metadata.FormatUUID(s.incarnation))
+			s.fenced.Store(true)
+		s.logger.Info("registered with the controller", "broker.epoch", rr.BrokerEpoch, "incarnation", metadata.FormatUUID(s.incarnation))
 			return nil
 		case errors.Is(err, kerr.DuplicateBrokerRegistration):
 			if !logged {
@@ -133,10 +134,11 @@ func (s *Server) heartbeat(ctx context.Context, wantShutdown bool) (*kmsg.Broker
 // setFenced records the controller's word on this broker.
 func (s *Server) setFenced(fenced bool) {
 	was := s.fenced.Swap(fenced)
+	first := false
 	if !fenced {
-		s.unfencedOnce.Do(func() { close(s.unfenced) })
+		s.unfencedOnce.Do(func() { close(s.unfenced); first = true })
 	}
-	if was != fenced {
+	if was != fenced && (fenced || !first) {
 		if fenced {
 			s.logger.Warn("the controller fenced this broker")
 		} else {

@@ -441,3 +441,7 @@ func (s *Server) Metadata() *metadata.Node { return s.meta }
 
 // Replicas is the node's replica manager (tests read partition state).
 func (s *Server) Replicas() *replica.Manager { return s.replicas }
+
+// AppliedMetadataOffset is the offset of the metadata image the broker's
+// partitions are in step with.
+func (s *Server) AppliedMetadataOffset() uint64 { return s.appliedOffset.Load() }

@@ -241,8 +241,10 @@ func (f *fetcher) handle(resp *kmsg.FetchResponse, asked map[tpKey]sent) {
 				continue // moved to another leader or epoch meanwhile
 			}
 			if err := f.apply(s, rp); err != nil {
-				f.delay(s.p)
-				f.m.logger.Warn("replica fetch: partition not applied", "partition", s.p.TP, "leader", f.leader, "err", err)
+				f.delay(s.p, err)
+				if !transientLeaderError(err) {
+					f.m.logger.Warn("replica fetch: partition not applied", "partition", s.p.TP, "leader", f.leader, "err", err)
+				}
 			}
 		}
 	}
@@ -257,12 +259,26 @@ func (f *fetcher) current(s sent) bool {
 	return fp != nil && fp.leaderEpoch == s.leaderEpoch
 }
 
-func (f *fetcher) delay(p *Partition) {
+// delay holds a partition back after an error: replica.fetch.backoff.ms,
+// or a moment only when the leader has not yet applied the metadata that
+// made it leader (it knows the topic or the epoch a little later).
+func (f *fetcher) delay(p *Partition, err error) {
+	d := f.m.cfg.Fetch.Backoff
+	if transientLeaderError(err) {
+		d = min(d, 50*time.Millisecond)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fp := f.mu.parts[p]; fp != nil {
-		fp.delayUntil = time.Now().Add(f.m.cfg.Fetch.Backoff)
+		fp.delayUntil = time.Now().Add(d)
 	}
+}
+
+// transientLeaderError is an error a leader gives while its metadata is
+// behind the follower's.
+func transientLeaderError(err error) bool {
+	return errors.Is(err, kerr.UnknownTopicID) || errors.Is(err, kerr.UnknownTopicOrPartition) ||
+		errors.Is(err, kerr.UnknownLeaderEpoch) || errors.Is(err, kerr.NotLeaderForPartition)
 }
 
 // apply applies one partition's answer.

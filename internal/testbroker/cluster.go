@@ -123,6 +123,30 @@ func (nd *Node) Start() {
 	}
 }
 
+// WaitSynced waits until every running node has applied the metadata the
+// active controller has (a topic just created is known everywhere).
+func (c *Cluster) WaitSynced() {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ctl := c.Controller()
+		if ctl != nil {
+			want := ctl.Srv.Metadata().Image().Offset
+			ok := true
+			for _, nd := range c.nodes {
+				if nd.Srv != nil && nd.Srv.AppliedMetadataOffset() < want {
+					ok = false
+				}
+			}
+			if ok {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.t.Fatal("the nodes did not catch up with the controller's metadata in 30 s")
+}
+
 // Nodes returns the nodes, by id order.
 func (c *Cluster) Nodes() []*Node { return c.nodes }
 
