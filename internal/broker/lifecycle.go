@@ -54,7 +54,7 @@ func (s *Server) registerBroker(ctx context.Context) error {
 		case err == nil:
 			s.brokerEpoch.Store(rr.BrokerEpoch)
 			s.fenced.Store(true)
-		s.logger.Info("registered with the controller", "broker.epoch", rr.BrokerEpoch, "incarnation", metadata.FormatUUID(s.incarnation))
+			s.logger.Info("registered with the controller", "broker.epoch", rr.BrokerEpoch, "incarnation", metadata.FormatUUID(s.incarnation))
 			return nil
 		case errors.Is(err, kerr.DuplicateBrokerRegistration):
 			if !logged {
