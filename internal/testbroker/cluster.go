@@ -99,6 +99,9 @@ func (nd *Node) tryStart() error {
 	return nil
 }
 
+// TryStart starts a stopped node and returns the error it fails with.
+func (nd *Node) TryStart() error { return nd.tryStart() }
+
 // Addr is the node's client listener.
 func (nd *Node) Addr() string { return fmt.Sprintf("127.0.0.1:%d", nd.Port) }
 

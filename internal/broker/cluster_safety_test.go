@@ -1,0 +1,235 @@
+package broker_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/kclient"
+	"github.com/samsa-streaming/samsa/internal/testbroker"
+)
+
+// TestClusterMinInsyncReplicas checks what acks=all means: a partition
+// with replicas on nodes 1 and 2 and min.insync.replicas=2 refuses
+// acks=all produces with NOT_ENOUGH_REPLICAS once node 2 is fenced and
+// out of the ISR (acks=1 still works), and takes them again once node 2
+// is back in the ISR.
+func TestClusterMinInsyncReplicas(t *testing.T) {
+	c := testbroker.StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "minisr", -1, -1
+	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	ra.Partition, ra.Replicas = 0, []int32{1, 2}
+	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+	cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+	cfg.Name, cfg.Value = "min.insync.replicas", kmsg.StringPtr("2")
+	rt.Configs = append(rt.Configs, cfg)
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 10000
+	resp, err := req.RequestWith(ctx, c.Client())
+	if err != nil || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create: %v %+v", err, resp)
+	}
+	c.WaitSynced()
+	all := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordRetries(1), kgo.DefaultProduceTopic("minisr"), kgo.RecordDeliveryTimeout(5*time.Second))
+	if err := all.ProduceSync(ctx, &kgo.Record{Value: []byte("a")}).FirstErr(); err != nil {
+		t.Fatalf("acks=all with the full ISR: %v", err)
+	}
+
+	c.Node(2).Stop()
+	isr := func() []int32 {
+		ctl := c.Controller()
+		if ctl == nil {
+			return nil
+		}
+		return ctl.Srv.Metadata().Image().Partition("minisr", 0).ISR
+	}
+	eventually(t, 15*time.Second, "node 2 out of the ISR", func() bool { got := isr(); return len(got) == 1 && got[0] == 1 })
+	c.WaitSynced()
+	err = all.ProduceSync(ctx, &kgo.Record{Value: []byte("b")}).FirstErr()
+	if !errorsIs(err, kerr.NotEnoughReplicas) {
+		t.Fatalf("acks=all below min.insync.replicas: %v, want NOT_ENOUGH_REPLICAS", err)
+	}
+	one := c.Client(kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(), kgo.DefaultProduceTopic("minisr"))
+	if err := one.ProduceSync(ctx, &kgo.Record{Value: []byte("c")}).FirstErr(); err != nil {
+		t.Fatalf("acks=1 below min.insync.replicas: %v", err)
+	}
+
+	c.Node(2).Start()
+	eventually(t, 20*time.Second, "node 2 back in the ISR", func() bool { return len(isr()) == 2 })
+	c.WaitSynced()
+	all2 := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("minisr"))
+	if err := all2.ProduceSync(ctx, &kgo.Record{Value: []byte("d")}).FirstErr(); err != nil {
+		t.Fatalf("acks=all with the ISR whole again: %v", err)
+	}
+}
+
+func errorsIs(err error, target *kerr.Error) bool {
+	var ke *kerr.Error
+	for e := err; e != nil; {
+		if k, ok := e.(*kerr.Error); ok {
+			ke = k
+			break
+		}
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			break
+		}
+		e = u.Unwrap()
+	}
+	return ke != nil && ke.Code == target.Code
+}
+
+// TestClusterRefusesBadReplicaRequests sends a leader the requests a
+// confused or stale broker could send, each of which must be refused with
+// Kafka's error and change nothing: a follower fetch from a broker that is
+// not a replica, one with an old leader epoch, one from an old
+// incarnation of a replica (stale broker epoch), and an AlterPartition
+// based on a stale partition epoch.
+func TestClusterRefusesBadReplicaRequests(t *testing.T) {
+	c := testbroker.StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm := c.Admin()
+	// Replicas 1 and 2 only: broker 3 is registered but not a replica.
+	res, err := adm.CreateTopic(ctx, 1, 2, nil, "bad")
+	if err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	c.WaitSynced()
+	img := c.Controller().Srv.Metadata().Image()
+	p := img.Partition("bad", 0)
+	topicID := img.Topic("bad").ID
+	var outsider int32 = -1
+	for _, id := range []int32{1, 2, 3} {
+		if !slicesContains(p.Replicas, id) {
+			outsider = id
+		}
+	}
+	leader := c.Node(p.Leader)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(leader.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	leaderBroker := cl.Broker(int(p.Leader))
+	fetch := func(replicaID int32, brokerEpoch int64, leaderEpoch int32) int16 {
+		t.Helper()
+		req := kmsg.NewPtrFetchRequest()
+		req.SetVersion(15)
+		req.ReplicaState.ID, req.ReplicaState.Epoch = replicaID, brokerEpoch
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 1, 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.TopicID = topicID
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.CurrentLeaderEpoch, rp.FetchOffset, rp.PartitionMaxBytes = leaderEpoch, 0, 1<<20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, leaderBroker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	epochOf := func(id int32) int64 { return c.Controller().Srv.Metadata().Image().Brokers[id].Epoch }
+	if code := fetch(outsider, epochOf(outsider), p.LeaderEpoch); code != kerr.NotLeaderForPartition.Code {
+		t.Errorf("fetch from broker %d, not a replica: code %d, want NOT_LEADER_OR_FOLLOWER", outsider, code)
+	}
+	if code := fetch(99, -1, p.LeaderEpoch); code != kerr.NotLeaderForPartition.Code {
+		t.Errorf("fetch from an unregistered broker: code %d, want NOT_LEADER_OR_FOLLOWER", code)
+	}
+	follower := p.Replicas[0]
+	if follower == p.Leader {
+		follower = p.Replicas[1]
+	}
+	if code := fetch(follower, epochOf(follower)-1, p.LeaderEpoch); code != kerr.StaleBrokerEpoch.Code {
+		t.Errorf("fetch from an old incarnation: code %d, want STALE_BROKER_EPOCH", code)
+	}
+	if p.LeaderEpoch > 0 {
+		if code := fetch(follower, epochOf(follower), p.LeaderEpoch-1); code != kerr.FencedLeaderEpoch.Code {
+			t.Errorf("fetch with an old leader epoch: code %d, want FENCED_LEADER_EPOCH", code)
+		}
+	}
+	if code := fetch(follower, epochOf(follower), p.LeaderEpoch+5); code != kerr.UnknownLeaderEpoch.Code {
+		t.Errorf("fetch with a future leader epoch: code %d, want UNKNOWN_LEADER_EPOCH", code)
+	}
+
+	// A stale AlterPartition, sent where brokers send it: the active
+	// controller's CONTROLLER listener.
+	ctl := c.Controller()
+	ccl, err := kclient.Dialer{}.Dial(ctx, ctl.Srv.Metadata().Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ccl.Close()
+	ap := kmsg.NewPtrAlterPartitionRequest()
+	ap.SetVersion(2)
+	ap.BrokerID, ap.BrokerEpoch = p.Leader, epochOf(p.Leader)
+	at := kmsg.NewAlterPartitionRequestTopic()
+	at.TopicID = topicID
+	app := kmsg.NewAlterPartitionRequestTopicPartition()
+	app.Partition, app.LeaderEpoch, app.PartitionEpoch, app.NewISR = 0, p.LeaderEpoch, p.PartitionEpoch-1, []int32{p.Leader}
+	at.Partitions = append(at.Partitions, app)
+	ap.Topics = append(ap.Topics, at)
+	kresp, err := ccl.Request(ctx, ap)
+	if err != nil {
+		t.Fatalf("AlterPartition: %v", err)
+	}
+	resp := kresp.(*kmsg.AlterPartitionResponse)
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidUpdateVersion.Code {
+		t.Errorf("AlterPartition with a stale partition epoch: code %d, want INVALID_UPDATE_VERSION", code)
+	}
+	if got := c.Controller().Srv.Metadata().Image().Partition("bad", 0); len(got.ISR) != 2 {
+		t.Errorf("the refused change changed the ISR: %v", got.ISR)
+	}
+}
+
+func slicesContains(s []int32, v int32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// TestClusterRefusesAnotherClustersLogDir starts a node whose log dir
+// belongs to another cluster: it must refuse to join (INCONSISTENT_CLUSTER_ID)
+// rather than mix the two clusters' data.
+func TestClusterRefusesAnotherClustersLogDir(t *testing.T) {
+	c := testbroker.StartCluster(t, 3)
+	nd := c.Node(3)
+	nd.Stop()
+	props := filepath.Join(nd.Dir, "meta.properties")
+	b, err := os.ReadFile(props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "cluster.id=") {
+			line = "cluster.id=AnotherClusterAAAAAAAAA"
+		}
+		out = append(out, line)
+	}
+	if err := os.WriteFile(props, []byte(strings.Join(out, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = nd.TryStart()
+	if err == nil {
+		t.Fatal("a node with another cluster's log dir started")
+	}
+	if !strings.Contains(err.Error(), "cluster id does not match") && !strings.Contains(err.Error(), "INCONSISTENT_CLUSTER_ID") {
+		t.Fatalf("start with another cluster's log dir: %v", err)
+	}
+}
