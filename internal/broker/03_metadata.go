@@ -50,7 +50,7 @@ func handleMetadata(s *Server, r *request) kmsg.Response {
 	}
 	clusterID := img.ClusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = img.ControllerID
+	resp.ControllerID = clientControllerID(img)
 	resp.AuthorizedOperations = authorizedOperationsOmitted
 
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)

@@ -25,7 +25,7 @@ func handleDescribeCluster(s *Server, r *request) kmsg.Response {
 	}
 	img := s.meta.Image()
 	resp.ClusterID = img.ClusterID
-	resp.ControllerID = img.ControllerID
+	resp.ControllerID = clientControllerID(img)
 	resp.ClusterAuthorizedOperations = authorizedOperationsOmitted
 	for id, b := range img.Brokers {
 		if b.Fenced {

@@ -25,16 +25,29 @@ func (s *Server) openMetadata() error {
 	if err != nil {
 		return err
 	}
-	bind, err := s.controllerBindAddr()
-	if err != nil {
-		return err
+	var bind, advertise string
+	var raftLn net.Listener
+	if s.isController() {
+		if bind, err = s.controllerBindAddr(); err != nil {
+			return err
+		}
+	} else {
+		addr, ok := s.interBrokerAddr()
+		if !ok {
+			return fmt.Errorf("broker-only node: no advertised inter-broker listener %s for the metadata log to reach it", s.cfg.InterBrokerListenerName())
+		}
+		s.raftLn = newRaftListener(stringAddr(addr))
+		raftLn, advertise = s.raftLn, addr
 	}
 	opened := make(chan struct{})
 	s.meta, err = metadata.Open(metadata.Config{
-		NodeID:   s.nodeID,
-		Dir:      filepath.Join(dir, metadataDirName),
-		Voters:   voters,
-		BindAddr: bind,
+		NodeID:        s.nodeID,
+		Dir:           filepath.Join(dir, metadataDirName),
+		Voters:        voters,
+		BindAddr:      bind,
+		Listener:      raftLn,
+		AdvertiseAddr: advertise,
+		RaftAddr:      s.raftAddrOf,
 		KafkaConn: func(nc net.Conn) {
 			// Served once Open returned and s.meta is set.
 			go func() {

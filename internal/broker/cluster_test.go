@@ -315,3 +315,65 @@ func TestClusterIdempotenceAcrossLeaderChange(t *testing.T) {
 		t.Fatalf("log end offset %d, want 5", leo)
 	}
 }
+
+// TestClusterDedicatedControllers runs Kafka's production layout: three
+// controller-only nodes (the voters) and two broker-only nodes that follow
+// the metadata log as raft observers. Topics are created through a
+// broker, replicated across both brokers, and the brokers survive the
+// loss of the active controller.
+func TestClusterDedicatedControllers(t *testing.T) {
+	c := testbroker.StartClusterRoles(t, []string{"controller", "controller", "controller", "broker", "broker"})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c.WaitSynced()
+	adm := c.Admin()
+	bm, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := bm.Brokers.NodeIDs(); !slices.Equal(ids, []int32{4, 5}) {
+		t.Fatalf("brokers %v, want [4 5]", ids)
+	}
+	if bm.Controller != 4 && bm.Controller != 5 {
+		t.Fatalf("clients were told controller %d, which they cannot reach", bm.Controller)
+	}
+	if res, err := adm.CreateTopic(ctx, 2, 2, nil, "dedicated"); err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	prod := c.Client(kgo.DefaultProduceTopic("dedicated"))
+	for i := 0; i < 50; i++ {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctl := c.Controller()
+	if ctl == nil || ctl.ID > 3 {
+		t.Fatalf("active controller %v", ctl)
+	}
+	ctl.Stop()
+	eventually(t, 15*time.Second, "a new active controller", func() bool { n := c.Controller(); return n != nil && n.ID != ctl.ID })
+	for i := 50; i < 100; i++ {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := adm.CreateTopic(ctx, 1, 2, nil, "after"); err != nil || res.Err != nil {
+		t.Fatalf("create after the controller change: %v %v", err, res.Err)
+	}
+	eventually(t, 10*time.Second, "all 100 records on both brokers", func() bool {
+		for _, id := range []int32{4, 5} {
+			var n int64
+			for p := int32(0); p < 2; p++ {
+				rp := c.Node(id).Srv.Replicas().Get("dedicated", p)
+				if rp == nil {
+					return false
+				}
+				n += rp.Log.HighWatermark()
+			}
+			if n != 100 {
+				return false
+			}
+		}
+		return true
+	})
+}

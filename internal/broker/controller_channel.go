@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ type controllerChannel struct {
 	mu     sync.Mutex // one request at a time
 	conn   *kclient.Conn
 	connTo int32
+	rotate int
 }
 
 func newControllerChannel(s *Server, purpose string) *controllerChannel {
@@ -79,18 +81,21 @@ func (c *controllerChannel) try(ctx context.Context, req kmsg.Request) (kmsg.Res
 		return c.s.localController(ctx, req)
 	}
 	id := c.s.meta.ControllerID()
-	if id < 0 {
-		return nil, errNoController
+	addr := c.s.meta.ControllerAddr()
+	if id < 0 || addr == "" {
+		// No controller known (a broker-only node before it observes
+		// the quorum, or an election): ask the voters in turn; the
+		// others answer NOT_CONTROLLER.
+		id, addr = c.nextVoter()
+		if id < 0 {
+			return nil, errNoController
+		}
 	}
 	if c.conn != nil && c.connTo != id {
 		c.conn.Close()
 		c.conn = nil
 	}
 	if c.conn == nil {
-		addr, ok := c.s.controllerAddr(id)
-		if !ok {
-			return nil, fmt.Errorf("controller %d has no address in controller.quorum.voters", id)
-		}
 		conn, err := c.s.dialer.Dial(ctx, addr)
 		if err != nil {
 			return nil, fmt.Errorf("dialing controller %d at %s: %w", id, addr, err)
@@ -104,6 +109,22 @@ func (c *controllerChannel) try(ctx context.Context, req kmsg.Request) (kmsg.Res
 		return nil, err
 	}
 	return resp, nil
+}
+
+// nextVoter rotates over controller.quorum.voters.
+func (c *controllerChannel) nextVoter() (int32, string) {
+	voters, err := c.s.cfg.Voters()
+	if err != nil || len(voters) == 0 {
+		return -1, ""
+	}
+	ids := make([]int32, 0, len(voters))
+	for id := range voters {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	c.rotate++
+	id := ids[c.rotate%len(ids)]
+	return id, voters[id]
 }
 
 func (c *controllerChannel) close() {
@@ -132,19 +153,6 @@ func (s *Server) localController(_ context.Context, req kmsg.Request) (kmsg.Resp
 		return nil, fmt.Errorf("controller handler for %s answered asynchronously", kmsg.NameForKey(req.Key()))
 	}
 	return resp, nil
-}
-
-// controllerAddr is the CONTROLLER listener address of a voter.
-func (s *Server) controllerAddr(id int32) (string, bool) {
-	voters, err := s.cfg.Voters()
-	if err != nil {
-		return "", false
-	}
-	a, ok := voters[id]
-	if ok && id == s.nodeID && s.meta != nil {
-		a = s.meta.Addr()
-	}
-	return a, ok
 }
 
 // answersNotController tells whether a controller's answer says it is not

@@ -31,7 +31,10 @@ func (s *Server) registerBroker(ctx context.Context) error {
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.SetVersion(3)
 	req.BrokerID = s.nodeID
-	req.ClusterID = s.clusterID
+	if !s.newNode {
+		// A new node's id is a placeholder until it has joined.
+		req.ClusterID = s.clusterID
+	}
 	req.IncarnationID = s.incarnation
 	req.PreviousBrokerEpoch = -1
 	for _, e := range eps {

@@ -69,7 +69,10 @@ type Server struct {
 	shutdownOnce  sync.Once
 	hbDone        chan struct{}
 	serving       atomic.Bool
+	servingCh     chan struct{} // closed once Serve has finished
+	acceptOnce    sync.Once
 
+	raftLn           *raftListener // broker-only nodes: raft arrives on the inter-broker listener
 	dialer           kclient.Dialer
 	lifecycleChannel *controllerChannel
 	alterChannel     *controllerChannel
@@ -130,6 +133,7 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 	s.brokerEpoch.Store(-1)
 	s.unfenced = make(chan struct{})
 	s.shutdownStart = make(chan struct{})
+	s.servingCh = make(chan struct{})
 	s.dialer = kclient.Dialer{ClientID: fmt.Sprintf("samsa-broker-%d", s.nodeID)}
 	s.lifecycleChannel = newControllerChannel(s, "lifecycle")
 	s.alterChannel = newControllerChannel(s, "alter-partition")
@@ -197,19 +201,36 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 // the controller unfenced it and its image is applied, then starts
 // accepting connections. It returns once the broker is serving.
 func (s *Server) Serve(ctx context.Context) error {
+	if s.brokerOnly() {
+		// Raft reaches this node on its inter-broker listener, so that
+		// listener accepts from now on (Kafka clients wait for Serve).
+		s.startAccepting()
+		// Not a voter: it receives the metadata log only once the
+		// controller, at its registration, has made it a raft observer.
+		if err := s.registerBroker(ctx); err != nil {
+			return fmt.Errorf("registering broker %d: %w", s.nodeID, err)
+		}
+	}
 	if err := s.meta.WaitReady(ctx); err != nil {
 		return fmt.Errorf("waiting for the metadata quorum: %w", err)
 	}
 	if err := s.checkClusterID(); err != nil {
 		return err
 	}
+	if !s.isBroker() {
+		s.ready.Store(true)
+		s.logger.Info("controller serving", "node.id", s.nodeID, "cluster.id", s.clusterID, "controller.listener", s.meta.Addr())
+		return nil
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		s.applyLoop()
 	}()
-	if err := s.registerBroker(ctx); err != nil {
-		return fmt.Errorf("registering broker %d: %w", s.nodeID, err)
+	if !s.brokerOnly() {
+		if err := s.registerBroker(ctx); err != nil {
+			return fmt.Errorf("registering broker %d: %w", s.nodeID, err)
+		}
 	}
 	s.hbDone = make(chan struct{})
 	s.wg.Add(1)
@@ -227,17 +248,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.ready.Store(true)
 	s.serving.Store(true)
 	s.groups = startGroupCoordinator(s)
-	for _, l := range s.listeners {
-		if l.name == "" {
-			continue
-		}
-		l := l
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.acceptLoop(l)
-		}()
-	}
+	close(s.servingCh)
+	s.startAccepting()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -245,6 +257,20 @@ func (s *Server) Serve(ctx context.Context) error {
 	}()
 	s.logger.Info("broker serving", "node.id", s.nodeID, "cluster.id", s.clusterID, "broker.epoch", s.brokerEpoch.Load(), "listeners", s.ListenerAddrs())
 	return nil
+}
+
+// startAccepting starts the accept loops (once).
+func (s *Server) startAccepting() {
+	s.acceptOnce.Do(func() {
+		for _, l := range s.listeners {
+			l := l
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.acceptLoop(l)
+			}()
+		}
+	})
 }
 
 // waitApplied waits until the replica manager applied the image at
@@ -300,7 +326,7 @@ func (s *Server) bindListeners() error {
 		}
 		s.listeners = append(s.listeners, &listener{name: l.Name, ln: ln})
 	}
-	if len(s.listeners) == 0 {
+	if len(s.listeners) == 0 && s.isBroker() {
 		return errors.New("no client listener configured in listeners")
 	}
 	return nil
@@ -348,6 +374,22 @@ func (s *Server) serveConn(nc net.Conn, listener string, apis apiTable, controll
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
+		if s.raftLn != nil && !controller && listener == s.cfg.InterBrokerListenerName() {
+			if c.nc = s.sortRaft(nc); c.nc == nil {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+				return
+			}
+		}
+		if !controller {
+			// Kafka clients are served once the broker is.
+			select {
+			case <-s.servingCh:
+			case <-s.ctx.Done():
+				nc.Close()
+			}
+		}
 		c.serve()
 		s.mu.Lock()
 		delete(s.conns, c)

@@ -172,6 +172,11 @@ func (n *Node) RegisterBroker(ctx context.Context, req BrokerRegistration) (int6
 		return -1, fmt.Errorf("%w: broker %d was registered again meanwhile", ErrDuplicateBrokerRegistration, req.ID)
 	}
 	n.sessions.touch(req.ID, b.Epoch, n.now(), 0)
+	if n.cfg.RaftAddr != nil {
+		if err := n.addObserver(ctx, req.ID, n.cfg.RaftAddr(req)); err != nil {
+			return -1, err
+		}
+	}
 	return b.Epoch, nil
 }
 

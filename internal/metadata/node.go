@@ -31,8 +31,19 @@ type Config struct {
 	Dir string
 	// Voters is controller.quorum.voters: node id -> host:port of its
 	// CONTROLLER listener. Empty means a single voter, this node. This
-	// node's own entry may use port 0 (the bound port is used).
+	// node's own entry may use port 0 (the bound port is used). A node
+	// whose id is not among them is an observer (a broker-only node): a
+	// raft non-voter that the active controller adds when the broker
+	// registers (see RaftAddr), which follows the metadata log without
+	// voting.
 	Voters map[int32]string
+	// AdvertiseAddr is, on an observer, the address the controllers
+	// reach its Listener at.
+	AdvertiseAddr string
+	// RaftAddr gives, on a controller, the raft address of a registering
+	// broker that is not a voter (an endpoint of its registration); ""
+	// leaves the broker out of raft (it cannot follow the log then).
+	RaftAddr func(b BrokerRegistration) string
 	// BindAddr is the address the CONTROLLER listener binds (host:port,
 	// port 0 picks a free port). Ignored when Listener is set.
 	BindAddr string
@@ -100,14 +111,18 @@ const snapshotsRetained = 2
 // metadata log, the image it applies to, and the controller operations,
 // which run on the raft leader.
 type Node struct {
-	cfg   Config
-	ctl   *controls
-	log   *slog.Logger
-	st    state
-	raft  *raft.Raft
-	logs  raft.LogStore
-	store *raftboltdb.BoltStore
-	trans *raft.NetworkTransport
+	cfg Config
+	ctl *controls
+	// nonVoter: a raft non-voter, an observer of the log (broker-only
+	// node).
+	nonVoter  bool
+	advertise string
+	log       *slog.Logger
+	st        state
+	raft      *raft.Raft
+	logs      raft.LogStore
+	store     *raftboltdb.BoltStore
+	trans     *raft.NetworkTransport
 
 	obsCh    chan raft.Observation
 	observer *raft.Observer
@@ -153,10 +168,10 @@ func Open(cfg Config) (n *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if len(cfg.Voters) > 0 {
-		if _, ok := cfg.Voters[cfg.NodeID]; !ok {
-			return nil, fmt.Errorf("metadata: node %d is not among the voters %v", cfg.NodeID, cfg.Voters)
-		}
+	_, isVoter := cfg.Voters[cfg.NodeID]
+	observer := len(cfg.Voters) > 0 && !isVoter
+	if observer && (cfg.Listener == nil || cfg.AdvertiseAddr == "") {
+		return nil, fmt.Errorf("metadata: node %d is not among the voters %v and has no listener for raft", cfg.NodeID, cfg.Voters)
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
@@ -175,7 +190,13 @@ func Open(cfg Config) (n *Node, err error) {
 			advertise = a
 		}
 	}
-	voters := map[int32]string{cfg.NodeID: advertise}
+	if observer {
+		advertise = cfg.AdvertiseAddr
+	}
+	voters := map[int32]string{}
+	if !observer {
+		voters[cfg.NodeID] = advertise
+	}
 	for id, a := range cfg.Voters {
 		if id != cfg.NodeID {
 			voters[id] = a
@@ -229,14 +250,16 @@ func Open(cfg Config) (n *Node, err error) {
 	}
 
 	n = &Node{
-		cfg:     cfg,
-		log:     cfg.Logger.With("node", cfg.NodeID),
-		logs:    logs,
-		store:   store,
-		trans:   trans,
-		ctrlSem: make(chan struct{}, 1),
-		ctl:     &controls{},
-		obsCh:   make(chan raft.Observation, 64),
+		cfg:       cfg,
+		nonVoter:  observer,
+		advertise: advertise,
+		log:       cfg.Logger.With("node", cfg.NodeID),
+		logs:      logs,
+		store:     store,
+		trans:     trans,
+		ctrlSem:   make(chan struct{}, 1),
+		ctl:       &controls{},
+		obsCh:     make(chan raft.Observation, 64),
 	}
 	n.ctl.cfg = &n.cfg
 	n.st.image.Store(emptyImage())
@@ -253,7 +276,7 @@ func Open(cfg Config) (n *Node, err error) {
 	n.raft = r
 	closers = append(closers, func() error { return r.Shutdown().Error() })
 
-	if ids := slices.Sorted(maps.Keys(voters)); !hasState && cfg.NodeID == ids[0] {
+	if ids := slices.Sorted(maps.Keys(voters)); !hasState && !observer && cfg.NodeID == ids[0] {
 		var c raft.Configuration
 		for _, id := range ids {
 			c.Servers = append(c.Servers, raft.Server{Suffrage: raft.Voter, ID: serverID(id), Address: raft.ServerAddress(voters[id])})
@@ -404,6 +427,20 @@ func (n *Node) caughtUp(target uint64) bool {
 // transport and the store. It is safe to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		// An active controller hands leadership over before it goes, so
+		// the quorum has a controller again in a round trip instead of an
+		// election timeout.
+		if n.IsController() && len(n.cfg.Voters) > 1 {
+			done := make(chan struct{})
+			go func() {
+				_ = n.raft.LeadershipTransfer().Error()
+				close(done)
+			}()
+			select {
+			case <-done:
+			case <-time.After(2 * time.Second):
+			}
+		}
 		n.cancel()
 		errs := []error{n.raft.Shutdown().Error()}
 		n.raft.DeregisterObserver(n.observer)
@@ -550,5 +587,40 @@ func parseServerID(id raft.ServerID) int32 {
 	return int32(v)
 }
 
-// Addr is this node's CONTROLLER listener address as the quorum knows it.
-func (n *Node) Addr() string { return n.cfg.Voters[n.cfg.NodeID] }
+// Addr is this node's raft address as the quorum knows it (its
+// CONTROLLER listener on a voter).
+func (n *Node) Addr() string { return n.advertise }
+
+// IsObserver reports whether this node follows the metadata log without
+// voting (a broker-only node).
+func (n *Node) IsObserver() bool { return n.nonVoter }
+
+// ControllerAddr is the raft address of the active controller (its
+// CONTROLLER listener), "" when none is known.
+func (n *Node) ControllerAddr() string {
+	addr, _ := n.raft.LeaderWithID()
+	return string(addr)
+}
+
+// addObserver makes a registered broker that is not a voter a raft
+// non-voter, so that it receives the metadata log. It is a no-op for a
+// voter and for an observer already there at that address.
+func (n *Node) addObserver(ctx context.Context, id int32, addr string) error {
+	if _, voter := n.cfg.Voters[id]; voter || addr == "" {
+		return nil
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return raftError(err)
+	}
+	for _, srv := range f.Configuration().Servers {
+		if srv.ID == serverID(id) && string(srv.Address) == addr {
+			return nil
+		}
+	}
+	if err := n.wait(ctx, n.raft.AddNonvoter(serverID(id), raft.ServerAddress(addr), 0, applyTimeout(ctx))); err != nil {
+		return fmt.Errorf("adding broker %d to the metadata quorum as an observer: %w", id, err)
+	}
+	n.log.Info("broker follows the metadata log as an observer", "broker", id, "addr", addr)
+	return nil
+}

@@ -29,6 +29,7 @@ type Cluster struct {
 // Node is one broker of a Cluster.
 type Node struct {
 	ID    int32
+	Roles string // process.roles
 	Dir   string
 	Port  int // client listener
 	CPort int // controller listener
@@ -40,10 +41,23 @@ type Node struct {
 // every node.
 func StartCluster(t testing.TB, n int, overrides ...string) *Cluster {
 	t.Helper()
+	roles := make([]string, n)
+	for i := range roles {
+		roles[i] = "broker,controller"
+	}
+	return StartClusterRoles(t, roles, overrides...)
+}
+
+// StartClusterRoles starts one node per entry of roles (process.roles:
+// "broker,controller", "controller" or "broker"), ids 1..n; the nodes
+// with the controller role are the voters.
+func StartClusterRoles(t testing.TB, roles []string, overrides ...string) *Cluster {
+	t.Helper()
+	n := len(roles)
 	c := &Cluster{t: t, extra: overrides}
 	root := t.TempDir()
 	for i := 1; i <= n; i++ {
-		c.nodes = append(c.nodes, &Node{ID: int32(i), Dir: filepath.Join(root, fmt.Sprint(i)), Port: FreePort(t), CPort: FreePort(t), c: c})
+		c.nodes = append(c.nodes, &Node{ID: int32(i), Roles: roles[i-1], Dir: filepath.Join(root, fmt.Sprint(i)), Port: FreePort(t), CPort: FreePort(t), c: c})
 	}
 	t.Cleanup(c.StopAll)
 	var wg sync.WaitGroup
@@ -65,15 +79,28 @@ func StartCluster(t testing.TB, n int, overrides ...string) *Cluster {
 func (c *Cluster) voters() string {
 	var v []string
 	for _, nd := range c.nodes {
-		v = append(v, fmt.Sprintf("%d@127.0.0.1:%d", nd.ID, nd.CPort))
+		if nd.controller() {
+			v = append(v, fmt.Sprintf("%d@127.0.0.1:%d", nd.ID, nd.CPort))
+		}
 	}
 	return strings.Join(v, ",")
 }
 
+func (nd *Node) broker() bool     { return strings.Contains(nd.Roles, "broker") }
+func (nd *Node) controller() bool { return strings.Contains(nd.Roles, "controller") }
+
 func (nd *Node) opts() []string {
+	var ls []string
+	if nd.broker() {
+		ls = append(ls, fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", nd.Port))
+	}
+	if nd.controller() {
+		ls = append(ls, fmt.Sprintf("CONTROLLER://127.0.0.1:%d", nd.CPort))
+	}
 	return append([]string{
 		fmt.Sprintf("node.id=%d", nd.ID),
-		fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", nd.Port, nd.CPort),
+		"process.roles=" + nd.Roles,
+		"listeners=" + strings.Join(ls, ","),
 		"controller.quorum.voters=" + nd.c.voters(),
 		"log.dirs=" + nd.Dir,
 		"samsa.http.listener=",
@@ -137,7 +164,7 @@ func (c *Cluster) WaitSynced() {
 			want := ctl.Srv.Metadata().Image().Offset
 			ok := true
 			for _, nd := range c.nodes {
-				if nd.Srv != nil && nd.Srv.AppliedMetadataOffset() < want {
+				if nd.Srv != nil && nd.broker() && nd.Srv.AppliedMetadataOffset() < want {
 					ok = false
 				}
 			}
@@ -167,11 +194,11 @@ func (c *Cluster) Controller() *Node {
 	return nil
 }
 
-// Addrs lists the running nodes' client listeners.
+// Addrs lists the running brokers' client listeners.
 func (c *Cluster) Addrs() []string {
 	var out []string
 	for _, nd := range c.nodes {
-		if nd.Srv != nil {
+		if nd.Srv != nil && nd.broker() {
 			out = append(out, nd.Addr())
 		}
 	}
@@ -183,7 +210,9 @@ func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
 	c.t.Helper()
 	var seeds []string
 	for _, nd := range c.nodes {
-		seeds = append(seeds, nd.Addr())
+		if nd.broker() {
+			seeds = append(seeds, nd.Addr())
+		}
 	}
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
 	if err != nil {
