@@ -176,6 +176,11 @@ func (s *Server) readFetch(r *request, from fetchFrom, plan *fetchPlan, fb *fetc
 	if req.MaxBytes <= 0 {
 		remaining = 1<<31 - 1
 	}
+	// fetch.max.bytes caps what a consumer may ask for (the first batch
+	// still goes out whole).
+	if limit := s.fetchMaxBytes; !from.follower() && limit > 0 {
+		remaining = min(remaining, limit)
+	}
 	total, urgent := 0, false
 	var cur *kmsg.FetchResponseTopic
 	for _, k := range plan.keys {

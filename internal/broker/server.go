@@ -78,10 +78,11 @@ type Server struct {
 	alterChannel     *controllerChannel
 	adminChannel     *controllerChannel
 
-	listeners []*listener
-	pids      *producerIDs
-	sessions  *fetchSessions
-	groups    *groupCoordinator
+	listeners     []*listener
+	pids          *producerIDs
+	fetchMaxBytes int64 // fetch.max.bytes, read once (hot path)
+	sessions      *fetchSessions
+	groups        *groupCoordinator
 
 	dirLocks []*os.File // flocks on the log dirs' .lock files
 	propDirs []string   // the dirs with meta.properties
@@ -139,6 +140,7 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 	s.alterChannel = newControllerChannel(s, "alter-partition")
 	s.adminChannel = newControllerChannel(s, "admin")
 	s.pids = &producerIDs{s: s}
+	s.fetchMaxBytes = cfg.Int("fetch.max.bytes")
 	s.sessions = newFetchSessions(int(cfg.Int("max.incremental.fetch.session.cache.slots")))
 	s.metrics = newMetrics(s)
 	s.metrics.reg.MustRegister(&groupLagCollector{s: s})
@@ -162,6 +164,7 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 		Logger:                   s.logger.With("component", "storage"),
 		Now:                      s.now(),
 		RecoveryThreadsPerDir:    int(cfg.Int("num.recovery.threads.per.data.dir")),
+		ProducerIDExpirationMs:   cfg.Int("producer.id.expiration.ms"),
 		CleanerDedupeBufferBytes: cfg.Int("log.cleaner.dedupe.buffer.size"),
 	})
 	if err != nil {
@@ -180,6 +183,7 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 			MinBytes:         int32(cfg.Int("replica.fetch.min.bytes")),
 			MaxWait:          ms("replica.fetch.wait.max.ms"),
 			Backoff:          ms("replica.fetch.backoff.ms"),
+			SocketTimeout:    ms("replica.socket.timeout.ms"),
 		},
 		Cluster: replicaCluster{s},
 		Dialer:  s.dialer,

@@ -134,11 +134,11 @@ var brokerDeclarations = []*Def{
 		Doc: "The maximum age of the active segment before it is rolled, in hours; secondary to log.roll.ms.",
 	},
 	{
-		Name: "log.roll.jitter.ms", Type: Long, rule: atLeast(0), Importance: High, Scope: ClusterWide,
+		Name: "log.roll.jitter.ms", Type: Long, rule: atLeast(0), Importance: High, Scope: ClusterWide, Unused: true,
 		Doc: "The maximum random jitter subtracted from the roll time, in milliseconds, so that segments do not all roll at once. When null, log.roll.jitter.hours is used.",
 	},
 	{
-		Name: "log.roll.jitter.hours", Type: Int, Default: ptr("0"), rule: atLeast(0), Importance: High,
+		Name: "log.roll.jitter.hours", Type: Int, Default: ptr("0"), rule: atLeast(0), Importance: High, Unused: true,
 		Doc: "The maximum random jitter subtracted from the roll time, in hours; secondary to log.roll.jitter.ms.",
 	},
 	{
@@ -186,11 +186,11 @@ var brokerDeclarations = []*Def{
 		Doc: "How often the flusher checks whether a log needs an fsync, in milliseconds; also the fallback of log.flush.interval.ms.",
 	},
 	{
-		Name: "log.flush.offset.checkpoint.interval.ms", Type: Int, Default: ptr("60000"), rule: atLeast(0), Importance: High,
+		Name: "log.flush.offset.checkpoint.interval.ms", Type: Int, Default: ptr("60000"), rule: atLeast(0), Importance: High, Unused: true,
 		Doc: "How often the recovery-point checkpoint file is written, in milliseconds.",
 	},
 	{
-		Name: "log.flush.start.offset.checkpoint.interval.ms", Type: Int, Default: ptr("60000"), rule: atLeast(0), Importance: High,
+		Name: "log.flush.start.offset.checkpoint.interval.ms", Type: Int, Default: ptr("60000"), rule: atLeast(0), Importance: High, Unused: true,
 		Doc: "How often the log-start-offset checkpoint file is written, in milliseconds.",
 	},
 	{
@@ -240,7 +240,7 @@ var brokerDeclarations = []*Def{
 		Doc: "The minimum time a record stays uncompacted, in milliseconds.",
 	},
 	{
-		Name: "log.cleaner.max.compaction.lag.ms", Type: Long, Default: ptr(maxLong), rule: atLeast(1), Importance: Medium, Scope: ClusterWide,
+		Name: "log.cleaner.max.compaction.lag.ms", Type: Long, Default: ptr(maxLong), rule: atLeast(1), Importance: Medium, Scope: ClusterWide, Unused: true,
 		Doc: "The maximum time a record may stay uncompacted, in milliseconds.",
 	},
 	{
@@ -258,15 +258,15 @@ var brokerDeclarations = []*Def{
 		Doc: "The final compression of topics: gzip, snappy, lz4, zstd, uncompressed, or producer to keep the producer's.",
 	},
 	{
-		Name: "compression.gzip.level", Type: Int, Default: ptr("-1"), rule: orValue(between(1, 9), -1), Importance: Medium, Scope: ClusterWide,
+		Name: "compression.gzip.level", Type: Int, Default: ptr("-1"), rule: orValue(between(1, 9), -1), Importance: Medium, Scope: ClusterWide, Unused: true,
 		Doc: "The gzip level used when compression.type is gzip; -1 is the codec's default.",
 	},
 	{
-		Name: "compression.lz4.level", Type: Int, Default: ptr("9"), rule: between(1, 17), Importance: Medium, Scope: ClusterWide,
+		Name: "compression.lz4.level", Type: Int, Default: ptr("9"), rule: between(1, 17), Importance: Medium, Scope: ClusterWide, Unused: true,
 		Doc: "The lz4 level used when compression.type is lz4.",
 	},
 	{
-		Name: "compression.zstd.level", Type: Int, Default: ptr("3"), rule: between(-131072, 22), Importance: Medium, Scope: ClusterWide,
+		Name: "compression.zstd.level", Type: Int, Default: ptr("3"), rule: between(-131072, 22), Importance: Medium, Scope: ClusterWide, Unused: true,
 		Doc: "The zstd level used when compression.type is zstd.",
 	},
 
@@ -312,15 +312,15 @@ var brokerDeclarations = []*Def{
 		Doc: "The number of fetcher threads per source broker.",
 	},
 	{
-		Name: "replica.high.watermark.checkpoint.interval.ms", Type: Long, Default: ptr("5000"), rule: atLeast(1), Importance: High,
+		Name: "replica.high.watermark.checkpoint.interval.ms", Type: Long, Default: ptr("5000"), rule: atLeast(1), Importance: High, Unused: true,
 		Doc: "How often the high watermarks are checkpointed to disk, in milliseconds.",
 	},
 	{
-		Name: "auto.leader.rebalance.enable", Type: Boolean, Default: ptr("true"), Importance: High,
+		Name: "auto.leader.rebalance.enable", Type: Boolean, Default: ptr("true"), Importance: High, Unused: true,
 		Doc: "Whether the controller moves leadership back to the preferred replicas periodically.",
 	},
 	{
-		Name: "leader.imbalance.check.interval.seconds", Type: Long, Default: ptr("300"), rule: atLeast(1), Importance: High,
+		Name: "leader.imbalance.check.interval.seconds", Type: Long, Default: ptr("300"), rule: atLeast(1), Importance: High, Unused: true,
 		Doc: "How often the controller checks for leadership imbalance, in seconds.",
 	},
 
@@ -413,7 +413,7 @@ var brokerDeclarations = []*Def{
 		Doc: "The maximum number of members of a classic group.",
 	},
 	{
-		Name: "group.coordinator.rebalance.protocols", Type: List, Default: ptr("classic,consumer"), rule: listOf(true, "classic", "consumer", "share", "streams"), Importance: Medium,
+		Name: "group.coordinator.rebalance.protocols", Type: List, Default: ptr("classic,consumer"), rule: listOf(true, "classic", "consumer", "share", "streams"), Importance: Medium, Unused: true,
 		Doc: "The group protocols the coordinator serves: classic (JoinGroup/SyncGroup), consumer (KIP-848), share (KIP-932), streams.",
 	},
 	{
@@ -431,29 +431,29 @@ var brokerDeclarations = []*Def{
 
 	// --- transactions and idempotence ---
 	{
-		Name: "transaction.state.log.num.partitions", Type: Int, Default: ptr("50"), rule: atLeast(1), Importance: High,
+		Name: "transaction.state.log.num.partitions", Type: Int, Default: ptr("50"), rule: atLeast(1), Importance: High, Unused: true,
 		Doc: "The number of partitions of __transaction_state; fixed once the topic exists.",
 	},
 	{
-		Name: "transaction.state.log.replication.factor", Type: Short, Default: ptr("1"), rule: atLeast(1), Importance: High,
+		Name: "transaction.state.log.replication.factor", Type: Short, Default: ptr("1"), rule: atLeast(1), Importance: High, Unused: true,
 		Doc:  "The replication factor of __transaction_state.",
 		Note: "Kafka's default is 3; Samsa's is 1 for the single node. Set 3 in production.",
 	},
 	{
-		Name: "transaction.state.log.min.isr", Type: Int, Default: ptr("1"), rule: atLeast(1), Importance: High,
+		Name: "transaction.state.log.min.isr", Type: Int, Default: ptr("1"), rule: atLeast(1), Importance: High, Unused: true,
 		Doc:  "The min.insync.replicas of __transaction_state.",
 		Note: "Kafka's default is 2; Samsa's is 1 for the single node.",
 	},
 	{
-		Name: "transaction.state.log.segment.bytes", Type: Int, Default: ptr("104857600"), rule: atLeast(1), Importance: High,
+		Name: "transaction.state.log.segment.bytes", Type: Int, Default: ptr("104857600"), rule: atLeast(1), Importance: High, Unused: true,
 		Doc: "The segment size of __transaction_state.",
 	},
 	{
-		Name: "transactional.id.expiration.ms", Type: Int, Default: ptr("604800000"), rule: atLeast(1), Importance: High,
+		Name: "transactional.id.expiration.ms", Type: Int, Default: ptr("604800000"), rule: atLeast(1), Importance: High, Unused: true,
 		Doc: "How long the coordinator keeps a transactional id that sends no transaction status update, in milliseconds.",
 	},
 	{
-		Name: "transaction.max.timeout.ms", Type: Int, Default: ptr("900000"), rule: atLeast(1), Importance: High,
+		Name: "transaction.max.timeout.ms", Type: Int, Default: ptr("900000"), rule: atLeast(1), Importance: High, Unused: true,
 		Doc: "The largest transaction timeout a producer may ask for, in milliseconds.",
 	},
 	{
@@ -461,7 +461,7 @@ var brokerDeclarations = []*Def{
 		Doc: "How long the state of an idle producer id is kept by a partition leader, in milliseconds.",
 	},
 	{
-		Name: "producer.id.expiration.check.interval.ms", Type: Int, Default: ptr("600000"), rule: atLeast(1), Importance: Low,
+		Name: "producer.id.expiration.check.interval.ms", Type: Int, Default: ptr("600000"), rule: atLeast(1), Importance: Low, Unused: true,
 		Doc: "How often expired producer ids are removed, in milliseconds.",
 	},
 

@@ -22,17 +22,17 @@ var topicDeclarations = []*Def{
 		Doc:      "The final compression of the topic's batches: gzip, snappy, lz4, zstd, uncompressed, or producer to keep the producer's.",
 	},
 	{
-		Name: "compression.gzip.level", Type: Int, Default: ptr("-1"), rule: orValue(between(1, 9), -1), Importance: Medium,
+		Name: "compression.gzip.level", Type: Int, Default: ptr("-1"), rule: orValue(between(1, 9), -1), Importance: Medium, Unused: true,
 		Synonyms: []string{"compression.gzip.level"},
 		Doc:      "The gzip level used when compression.type is gzip; -1 is the codec's default.",
 	},
 	{
-		Name: "compression.lz4.level", Type: Int, Default: ptr("9"), rule: between(1, 17), Importance: Medium,
+		Name: "compression.lz4.level", Type: Int, Default: ptr("9"), rule: between(1, 17), Importance: Medium, Unused: true,
 		Synonyms: []string{"compression.lz4.level"},
 		Doc:      "The lz4 level used when compression.type is lz4.",
 	},
 	{
-		Name: "compression.zstd.level", Type: Int, Default: ptr("3"), rule: between(-131072, 22), Importance: Medium,
+		Name: "compression.zstd.level", Type: Int, Default: ptr("3"), rule: between(-131072, 22), Importance: Medium, Unused: true,
 		Synonyms: []string{"compression.zstd.level"},
 		Doc:      "The zstd level used when compression.type is zstd.",
 	},
@@ -62,7 +62,7 @@ var topicDeclarations = []*Def{
 		Doc:      "How many bytes of log are appended between two offset index entries.",
 	},
 	{
-		Name: "max.compaction.lag.ms", Type: Long, Default: ptr(maxLong), rule: atLeast(1), Importance: Medium,
+		Name: "max.compaction.lag.ms", Type: Long, Default: ptr(maxLong), rule: atLeast(1), Importance: Medium, Unused: true,
 		Synonyms: []string{"log.cleaner.max.compaction.lag.ms"},
 		Doc:      "The maximum time a record may stay uncompacted in a compacted topic, in milliseconds.",
 	},
@@ -128,7 +128,7 @@ var topicDeclarations = []*Def{
 		Doc:      "The size of a segment's offset and time index files; a full index rolls the segment.",
 	},
 	{
-		Name: "segment.jitter.ms", Type: Long, Default: ptr("0"), rule: atLeast(0), Importance: Medium,
+		Name: "segment.jitter.ms", Type: Long, Default: ptr("0"), rule: atLeast(0), Importance: Medium, Unused: true,
 		Synonyms: []string{"log.roll.jitter.ms", "log.roll.jitter.hours"},
 		factors:  []int64{1, hourMs},
 		Doc:      "The maximum random jitter subtracted from segment.ms, in milliseconds.",

@@ -212,7 +212,7 @@ func (f *fetcher) send(req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
 		}
 		f.conn = c
 	}
-	ctx, cancel := context.WithTimeout(f.ctx, f.m.cfg.Fetch.MaxWait+30*time.Second)
+	ctx, cancel := context.WithTimeout(f.ctx, f.m.cfg.Fetch.MaxWait+f.m.cfg.Fetch.SocketTimeout)
 	defer cancel()
 	resp, err := f.conn.Request(ctx, req)
 	if err != nil {

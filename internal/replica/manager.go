@@ -35,6 +35,7 @@ type FetchConfig struct {
 	MinBytes         int32         // replica.fetch.min.bytes
 	MaxWait          time.Duration // replica.fetch.wait.max.ms
 	Backoff          time.Duration // replica.fetch.backoff.ms
+	SocketTimeout    time.Duration // replica.socket.timeout.ms: a fetch's time beyond its max wait
 }
 
 // Cluster is what the manager asks of the rest of the broker.
@@ -115,6 +116,9 @@ func NewManager(cfg Config) *Manager {
 	}
 	if cfg.Fetch.Backoff <= 0 {
 		cfg.Fetch.Backoff = time.Second
+	}
+	if cfg.Fetch.SocketTimeout <= 0 {
+		cfg.Fetch.SocketTimeout = 30 * time.Second
 	}
 	if cfg.Fetch.MaxBytes <= 0 {
 		cfg.Fetch.MaxBytes = 1 << 20
