@@ -1,13 +1,17 @@
 package broker_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -231,5 +235,109 @@ func TestClusterRefusesAnotherClustersLogDir(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "cluster id does not match") && !strings.Contains(err.Error(), "INCONSISTENT_CLUSTER_ID") {
 		t.Fatalf("start with another cluster's log dir: %v", err)
+	}
+}
+
+// TestClusterUncleanElection checks unclean.leader.election.enable per
+// topic and the truncation of a returning replica: with the ISR down to
+// broker 4, which then stops, broker 5 (out of sync) does not lead while
+// the topic forbids unclean elections; once the topic allows them it
+// leads, without the records only broker 4 had; broker 4 comes back as a
+// follower and truncates its divergent tail to broker 5's log.
+func TestClusterUncleanElection(t *testing.T) {
+	// Dedicated controllers, so the quorum outlives both brokers.
+	c := testbroker.StartClusterRoles(t, []string{"controller", "controller", "controller", "broker", "broker"})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "unclean", -1, -1
+	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	ra.Partition, ra.Replicas = 0, []int32{4, 5}
+	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 10000
+	if resp, err := req.RequestWith(ctx, c.Client()); err != nil || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create: %v %+v", err, resp)
+	}
+	c.WaitSynced()
+	part := func() (int32, []int32) {
+		ctl := c.Controller()
+		if ctl == nil {
+			return -2, nil
+		}
+		p := ctl.Srv.Metadata().Image().Partition("unclean", 0)
+		return p.Leader, p.ISR
+	}
+	prod := c.Client(kgo.DefaultProduceTopic("unclean"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	produce := func(prefix string, n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("%s%d", prefix, i))}).FirstErr(); err != nil {
+				t.Fatalf("produce %s%d: %v", prefix, i, err)
+			}
+		}
+	}
+	produce("both-", 10)
+	eventually(t, 10*time.Second, "node 5 caught up", func() bool {
+		return c.Node(5).Srv.Replicas().Get("unclean", 0).Log.LogEndOffset() == 10
+	})
+	c.Node(5).Stop()
+	eventually(t, 15*time.Second, "ISR [4]", func() bool { _, isr := part(); return slices.Equal(isr, []int32{4}) })
+	c.WaitSynced()
+	produce("only4-", 5) // only broker 4 has these
+	c.Node(4).Stop()
+	eventually(t, 15*time.Second, "no leader", func() bool { l, _ := part(); return l == -1 })
+	c.Node(5).Start()
+	time.Sleep(3 * time.Second) // the controller's offline election runs every second
+	if l, isr := part(); l != -1 {
+		t.Fatalf("out-of-sync node 5 elected with unclean election off: leader %d isr %v", l, isr)
+	}
+
+	adm := kadm.NewClient(c.Client())
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "unclean.leader.election.enable", Value: kadm.StringPtr("true")}}, "unclean"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "node 5 elected uncleanly", func() bool {
+		l, isr := part()
+		return l == 5 && slices.Equal(isr, []int32{5})
+	})
+	c.WaitSynced()
+	produce("after-", 3)
+
+	c.Node(4).Start()
+	eventually(t, 20*time.Second, "node 4 back in the ISR", func() bool { _, isr := part(); return len(isr) == 2 })
+	eventually(t, 10*time.Second, "same logs", func() bool {
+		a := c.Node(4).Srv.Replicas().Get("unclean", 0).Log
+		b := c.Node(5).Srv.Replicas().Get("unclean", 0).Log
+		return a.LogEndOffset() == b.LogEndOffset() && a.LogEndOffset() == 13
+	})
+	var logs [][]byte
+	for _, id := range []int32{4, 5} {
+		l := c.Node(id).Srv.Replicas().Get("unclean", 0).Log
+		rr, err := l.Read(0, 1<<20, -1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, rr.Records)
+	}
+	if !bytes.Equal(logs[0], logs[1]) {
+		t.Fatal("node 4 kept a divergent log after rejoining")
+	}
+	// What a consumer reads: the records broker 5 had, then the new ones;
+	// broker 4's own tail is gone, as unclean election warns.
+	cons := c.Client(kgo.ConsumeTopics("unclean"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var got []string
+	for len(got) < 13 {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %v", got)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	for _, v := range got {
+		if strings.HasPrefix(v, "only4-") {
+			t.Fatalf("a record of the lost tail was read: %v", got)
+		}
 	}
 }
