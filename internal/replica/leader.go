@@ -1,10 +1,13 @@
 package replica
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // leaderState is what the leader of a partition knows of its followers:
@@ -202,17 +205,42 @@ func (s *leaderState) caughtUp(r int32, hw int64) bool {
 // propose marks isr as the ISR of the AlterPartition in flight.
 func (s *leaderState) propose(isr []int32) { s.pending = slices.Clone(isr) }
 
-// alterDone takes the outcome of the AlterPartition in flight: the
-// partition's state as the controller committed it (err nil), or the
-// error that refused it (the change is dropped; the next check proposes
-// again from what the metadata then says).
-func (s *leaderState) alterDone(leaderEpoch, partitionEpoch int32, isr []int32, err error) {
-	s.pending = nil
-	if err != nil || leaderEpoch != s.leaderEpoch || partitionEpoch <= s.partitionEpoch {
-		return
+// alterDone takes the outcome of the AlterPartition in flight and says
+// whether to send it again. The change stays pending (its maximal ISR
+// counting for the high watermark) unless the outcome is known, as in
+// Kafka's Partition.handleAlterPartitionUpdate/Error:
+//   - committed (err nil, this leader epoch, a partition epoch not older
+//     than ours): the answer's ISR is the ISR;
+//   - refused before anything was written (INELIGIBLE_REPLICA,
+//     OPERATION_NOT_ATTEMPTED): back to the committed ISR; the next check
+//     proposes again;
+//   - no answer, or NOT_CONTROLLER or another error that leaves the
+//     outcome unknown (the controller may have committed it): pending, and
+//     sent again (retry true);
+//   - refused for stale state (FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION,
+//     ...), or an answer of another leader epoch: pending until the
+//     metadata says what the ISR is (updateMetadata), since an earlier
+//     attempt whose outcome was unknown may have been committed.
+func (s *leaderState) alterDone(leaderEpoch, partitionEpoch int32, isr []int32, err error) (retry bool) {
+	switch {
+	case err == nil:
+		if leaderEpoch != s.leaderEpoch || partitionEpoch < s.partitionEpoch {
+			return false
+		}
+		s.pending = nil
+		s.partitionEpoch = partitionEpoch
+		s.isr = slices.Clone(isr)
+		return false
+	case errors.Is(err, kerr.IneligibleReplica), errors.Is(err, kerr.OperationNotAttempted):
+		s.pending = nil
+		return false
+	case errors.Is(err, kerr.FencedLeaderEpoch), errors.Is(err, kerr.InvalidUpdateVersion),
+		errors.Is(err, kerr.InvalidRequest), errors.Is(err, kerr.NotLeaderForPartition),
+		errors.Is(err, kerr.UnknownTopicID), errors.Is(err, kerr.UnknownTopicOrPartition),
+		errors.Is(err, kerr.StaleBrokerEpoch):
+		return false
 	}
-	s.partitionEpoch = partitionEpoch
-	s.isr = slices.Clone(isr)
+	return true
 }
 
 // String renders the state for the scripted tests.

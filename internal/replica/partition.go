@@ -297,11 +297,26 @@ func (p *Partition) alterDone(sent alterRequest, res alterResult) {
 		return // superseded
 	}
 	if res.err != nil {
-		p.m.logger.Warn("ISR change refused", "partition", p.TP, "isr", sent.isr, "err", res.err)
+		p.m.logger.Warn("ISR change not committed", "partition", p.TP, "isr", sent.isr, "err", res.err)
 	}
-	ls.alterDone(res.leaderEpoch, res.partitionEpoch, res.isr, res.err)
+	if ls.alterDone(res.leaderEpoch, res.partitionEpoch, res.isr, res.err) {
+		// The outcome is unknown: the same request again, a moment
+		// later (a retry of a change that was made is refused as stale,
+		// and the metadata then settles it).
+		time.AfterFunc(alterRetryBackoff, func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if p.mu.ls == ls && slices.Equal(ls.pending, sent.isr) && !p.mu.deleted {
+				p.m.alters.enqueue(p, sent)
+			}
+		})
+	}
 	p.advanceHWLocked()
 }
+
+// alterRetryBackoff spaces the retries of an AlterPartition whose outcome
+// is unknown.
+const alterRetryBackoff = 200 * time.Millisecond
 
 // checkISR is the periodic check: followers that fell behind leave the ISR.
 func (p *Partition) checkISR(now time.Time) {
