@@ -114,3 +114,83 @@ func assignReplicas(brokers []int32, start int, first, count int32, rf int) [][]
 	}
 	return parts
 }
+
+// assignReplicasFor assigns automatically over the image's usable brokers:
+// rack-aware (assignReplicasRackAware) when any broker has broker.rack
+// set, round-robin otherwise.
+func assignReplicasFor(img *Image, brokers []int32, start int, first, count int32, rf int) [][]int32 {
+	racks := map[int32]string{}
+	for _, id := range brokers {
+		if r := img.Brokers[id].Rack; r != nil {
+			racks[id] = *r
+		}
+	}
+	if len(racks) == 0 {
+		return assignReplicas(brokers, start, first, count, rf)
+	}
+	return assignReplicasRackAware(brokers, racks, start, first, count, rf)
+}
+
+// assignReplicasRackAware spreads each partition's replicas over as many
+// racks as it can (a broker without broker.rack counts as a rack of its
+// own, ""), in the spirit of Kafka's rack-aware assignment: the brokers
+// are laid out so that neighbours are in different racks (one from each
+// rack in turn), leaders go round that layout, and each follower is the
+// next broker, in an order shifted per round like assignReplicas, whose
+// rack the partition does not have yet; once every rack has a replica,
+// racks repeat.
+func assignReplicasRackAware(brokers []int32, racks map[int32]string, start int, first, count int32, rf int) [][]int32 {
+	byRack := map[string][]int32{}
+	var names []string
+	for _, id := range brokers {
+		r := racks[id]
+		if _, ok := byRack[r]; !ok {
+			names = append(names, r)
+		}
+		byRack[r] = append(byRack[r], id)
+	}
+	slices.Sort(names)
+	var arranged []int32
+	for i := 0; len(arranged) < len(brokers); i++ {
+		for _, r := range names {
+			if i < len(byRack[r]) {
+				arranged = append(arranged, byRack[r][i])
+			}
+		}
+	}
+	n := len(arranged)
+	parts := make([][]int32, count)
+	for i := range parts {
+		p := int(first) + i
+		lead := (start + p) % n
+		replicas := []int32{arranged[lead]}
+		used := map[string]bool{racks[arranged[lead]]: true}
+		shift := 0
+		if n > 1 {
+			shift = (p / n) % (n - 1)
+		}
+		for len(replicas) < rf {
+			pick := -1
+			for pass := 0; pass < 2 && pick < 0; pass++ {
+				for j := 0; j < n-1; j++ {
+					b := arranged[(lead+1+(shift+j)%(n-1))%n]
+					if slices.Contains(replicas, b) {
+						continue
+					}
+					if pass == 0 && used[racks[b]] && len(used) < len(names) {
+						continue
+					}
+					pick = int(b)
+					break
+				}
+			}
+			if pick < 0 {
+				break // rf <= n was checked
+			}
+			replicas = append(replicas, int32(pick))
+			used[racks[int32(pick)]] = true
+		}
+		parts[i] = replicas
+	}
+	return parts
+}

@@ -102,3 +102,43 @@ func TestEditList(t *testing.T) {
 		}
 	}
 }
+
+// TestAssignReplicasRackAware checks that with broker.rack set every
+// partition's replicas span as many racks as the replication factor
+// allows, leaders spread evenly, and no broker repeats in a partition.
+func TestAssignReplicasRackAware(t *testing.T) {
+	brokers := []int32{1, 2, 3, 4, 5, 6}
+	racks := map[int32]string{1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}
+	parts := assignReplicasRackAware(brokers, racks, 0, 0, 60, 3)
+	leaders := map[int32]int{}
+	for p, reps := range parts {
+		seen := map[string]bool{}
+		for i, b := range reps {
+			if slices.Contains(reps[:i], b) {
+				t.Fatalf("partition %d lists broker %d twice: %v", p, b, reps)
+			}
+			seen[racks[b]] = true
+		}
+		if len(seen) != 3 {
+			t.Fatalf("partition %d: replicas %v span racks %v, want all three", p, reps, seen)
+		}
+		leaders[reps[0]]++
+	}
+	for _, b := range brokers {
+		if leaders[b] != 10 {
+			t.Fatalf("leaders per broker %v, want 10 each", leaders)
+		}
+	}
+	// Two racks, RF 3: both racks, one of them twice.
+	two := map[int32]string{1: "a", 2: "a", 3: "b", 4: "b"}
+	for p, reps := range assignReplicasRackAware([]int32{1, 2, 3, 4}, two, 1, 0, 8, 3) {
+		seen := map[string]bool{}
+		for _, b := range reps {
+			seen[two[b]] = true
+		}
+		if len(reps) != 3 || len(seen) != 2 {
+			t.Fatalf("partition %d: %v", p, reps)
+		}
+	}
+}
+}

@@ -150,7 +150,7 @@ func (c *controls) planTopic(img *Image, s TopicSpec, coll collisionIndex, newID
 		if err := checkReplicationFactor(int(rf), len(brokers)); err != nil {
 			return none, err
 		}
-		parts = assignReplicas(brokers, topicStart(s.Name, len(brokers)), 0, np, int(rf))
+		parts = assignReplicasFor(img, brokers, topicStart(s.Name, len(brokers)), 0, np, int(rf))
 	}
 
 	var configRecs []Record
@@ -302,7 +302,7 @@ func createPartitions(img *Image, topic string, newCount int32, assignment [][]i
 		if err := checkReplicationFactor(rf, len(brokers)); err != nil {
 			return nil, err
 		}
-		parts = assignReplicas(brokers, topicStart(topic, len(brokers)), cur, newCount-cur, rf)
+		parts = assignReplicasFor(img, brokers, topicStart(topic, len(brokers)), cur, newCount-cur, rf)
 	}
 	var recs []Record
 	for i, replicas := range parts {
