@@ -141,4 +141,3 @@ func TestAssignReplicasRackAware(t *testing.T) {
 		}
 	}
 }
-}
