@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -339,5 +342,92 @@ func TestClusterUncleanElection(t *testing.T) {
 		if strings.HasPrefix(v, "only4-") {
 			t.Fatalf("a record of the lost tail was read: %v", got)
 		}
+	}
+}
+
+// TestClusterRefusesDuplicateNodeID starts a second broker process with
+// the node.id of a live broker: its registration is refused
+// (DUPLICATE_BROKER_REGISTRATION) for as long as the first one heartbeats,
+// so it never serves, and the first one goes on unharmed.
+func TestClusterRefusesDuplicateNodeID(t *testing.T) {
+	c := testbroker.StartClusterRoles(t, []string{"controller", "controller", "controller", "broker", "broker"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	epoch := c.Controller().Srv.Metadata().Image().Brokers[4].Epoch
+	_, err := c.TryStartExtra(4, "broker", 6*time.Second)
+	if err == nil {
+		t.Fatal("a second broker with node.id 4 started")
+	}
+	if !strings.Contains(err.Error(), "DUPLICATE_BROKER_REGISTRATION") {
+		t.Fatalf("duplicate node.id: %v", err)
+	}
+	b := c.Controller().Srv.Metadata().Image().Brokers[4]
+	if b.Epoch != epoch || b.Fenced {
+		t.Fatalf("the first broker 4 was disturbed: %+v", b)
+	}
+	if res, err := kadm.NewClient(c.Client()).CreateTopic(ctx, 1, 2, nil, "still"); err != nil || res.Err != nil {
+		t.Fatalf("cluster after the duplicate: %v %v", err, res.Err)
+	}
+}
+
+// TestClusterMetrics reads the replication metrics from /metrics: the
+// active controller counts one, a stopped broker's partitions show as
+// under-replicated on their leaders and as ISR shrinks, and no partition
+// is offline while each has a live ISR member.
+func TestClusterMetrics(t *testing.T) {
+	c := testbroker.StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if res, err := kadm.NewClient(c.Client()).CreateTopic(ctx, 3, 3, nil, "m"); err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	c.WaitSynced()
+	scrape := func(nd *testbroker.Node, name string) float64 {
+		t.Helper()
+		resp, err := http.Get("http://" + nd.Srv.HTTPAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				return v
+			}
+		}
+		t.Fatalf("%s not in /metrics of node %d", name, nd.ID)
+		return 0
+	}
+	active := 0.0
+	for _, nd := range c.Nodes() {
+		active += scrape(nd, "kafka_controller_kafkacontroller_active_controller_count")
+		if v := scrape(nd, "kafka_server_replicamanager_under_replicated_partitions"); v != 0 {
+			t.Fatalf("node %d: %v under-replicated partitions with every broker up", nd.ID, v)
+		}
+	}
+	if active != 1 {
+		t.Fatalf("active controllers: %v", active)
+	}
+	victim := c.Node(3)
+	if victim.Srv.Metadata().IsController() {
+		victim = c.Node(2)
+	}
+	victim.Stop()
+	eventually(t, 15*time.Second, "under-replicated partitions reported", func() bool {
+		var under float64
+		for _, nd := range c.Nodes() {
+			if nd.Running() {
+				under += scrape(nd, "kafka_server_replicamanager_under_replicated_partitions")
+			}
+		}
+		return under == 3
+	})
+	ctl := c.Controller()
+	if v := scrape(ctl, "kafka_controller_kafkacontroller_offline_partitions_count"); v != 0 {
+		t.Fatalf("offline partitions: %v", v)
+	}
+	if v := scrape(ctl, "kafka_controller_kafkacontroller_fenced_broker_count"); v != 1 {
+		t.Fatalf("fenced brokers: %v", v)
 	}
 }

@@ -35,6 +35,8 @@ type Node struct {
 	CPort int // controller listener
 	Srv   *broker.Server
 	c     *Cluster
+	// timeout bounds a start; 0: 60 s.
+	timeout time.Duration
 }
 
 // StartCluster starts n combined nodes with ids 1..n; overrides apply to
@@ -103,8 +105,17 @@ func (nd *Node) opts() []string {
 		"listeners=" + strings.Join(ls, ","),
 		"controller.quorum.voters=" + nd.c.voters(),
 		"log.dirs=" + nd.Dir,
-		"samsa.http.listener=",
+		"samsa.http.listener=127.0.0.1:0",
 	}, nd.c.extra...)
+}
+
+// TryStartExtra starts one more node, outside the cluster's list, with an
+// id and roles of the caller's choice (a duplicate node.id, say), its own
+// dir and ports, within timeout. The node is stopped at cleanup.
+func (c *Cluster) TryStartExtra(id int32, roles string, timeout time.Duration) (*Node, error) {
+	nd := &Node{ID: id, Roles: roles, Dir: filepath.Join(c.t.TempDir(), "extra"), Port: FreePort(c.t), CPort: FreePort(c.t), c: c, timeout: timeout}
+	c.t.Cleanup(nd.Stop)
+	return nd, nd.tryStart()
 }
 
 func (nd *Node) tryStart() error {
@@ -116,7 +127,11 @@ func (nd *Node) tryStart() error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	timeout := nd.timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Serve(ctx); err != nil {
 		srv.Close()
