@@ -46,9 +46,13 @@ func (s *Server) registerBroker(ctx context.Context) error {
 		req.Rack = &rack
 	}
 	logged := false
+	var refused error // the controller's last refusal, if any
 	for {
 		resp, err := s.lifecycleChannel.request(ctx, req)
 		if err != nil {
+			if refused != nil && ctx.Err() != nil {
+				return fmt.Errorf("registering: %w", refused)
+			}
 			return err
 		}
 		rr := resp.(*kmsg.BrokerRegistrationResponse)
@@ -60,6 +64,7 @@ func (s *Server) registerBroker(ctx context.Context) error {
 			s.logger.Info("registered with the controller", "broker.epoch", rr.BrokerEpoch, "incarnation", metadata.FormatUUID(s.incarnation))
 			return nil
 		case errors.Is(err, kerr.DuplicateBrokerRegistration):
+			refused = err
 			if !logged {
 				s.logger.Warn("another process of this node.id still holds a session; retrying until it expires", "node.id", s.nodeID)
 				logged = true

@@ -321,14 +321,21 @@ func TestMetadataQuorum(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	served, err := apiSupported(ctx, b.Admin(), int16(kmsg.DescribeQuorum))
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || !served {
+		t.Fatalf("DescribeQuorum served: %v %v", served, err)
 	}
+	// A single node is the quorum's only voter and its leader.
 	r := cliRun(t, "metadata-quorum", append(bs, "describe", "--status")...)
-	if !served {
-		wantOneLineErr(t, r, "the cluster does not serve DescribeQuorum")
-	} else if r.runErr != nil || !strings.HasPrefix(r.out, "ClusterId:              ") {
+	if r.runErr != nil || !strings.HasPrefix(r.out, "ClusterId:              ") ||
+		!strings.Contains(r.out, "\nLeaderId:               1\n") ||
+		!strings.Contains(r.out, "\nMaxFollowerLag:         0\n") ||
+		!regexp.MustCompile(`\nCurrentVoters:          \[\{"id": 1, "directoryId": null, "endpoints": \["CONTROLLER://[^"]+"\]\}\]\n`).MatchString(r.out) {
 		t.Fatalf("status: %v %q", r.runErr, r.out)
+	}
+	r = cliRun(t, "metadata-quorum", append(bs, "describe", "--replication", "--human-readable")...)
+	if lines := strings.Split(strings.TrimSuffix(r.out, "\n"), "\n"); r.runErr != nil || len(lines) != 2 ||
+		!regexp.MustCompile(`^1     \tAAAAAAAAAAAAAAAAAAAAAA\t\d+ +\t0  \t\d+ ms ago +\t\d+ ms ago +\tLeader\t$`).MatchString(lines[1]) {
+		t.Fatalf("replication: %v %q", r.runErr, r.out)
 	}
 	wantOneLineErr(t, cliRun(t, "metadata-quorum", append(bs, "describe")...), "one of --status or --replication")
 	wantOneLineErr(t, cliRun(t, "metadata-quorum", append(bs, "--status")...), "describe subcommand")
@@ -355,8 +362,8 @@ func TestQuorumFormats(t *testing.T) {
 		"HighWatermark:          10\n" +
 		"MaxFollowerLag:         3\n" +
 		"MaxFollowerLagTimeMs:   1000\n" +
-		`CurrentVoters:          [{"id": 3000, "directoryId": "AAAAAAAAAAAAAAAAAAAAAQ", "endpoints": ["CONTROLLER://c0:9093"]}, {"id": 3001, "endpoints": ["CONTROLLER://c1:9093"]}]` + "\n" +
-		`CurrentObservers:       [{"id": 1}]` + "\n"
+		`CurrentVoters:          [{"id": 3000, "directoryId": "AAAAAAAAAAAAAAAAAAAAAQ", "endpoints": ["CONTROLLER://c0:9093"]}, {"id": 3001, "directoryId": null, "endpoints": ["CONTROLLER://c1:9093"]}]` + "\n" +
+		`CurrentObservers:       [{"id": 1, "directoryId": null}]` + "\n"
 	if b.String() != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
 	}

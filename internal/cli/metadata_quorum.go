@@ -15,9 +15,10 @@ import (
 )
 
 // samsa metadata-quorum is kafka-metadata-quorum.sh's describe: the state
-// of the KRaft metadata quorum through the DescribeQuorum API. A cluster
-// that does not serve that API (Samsa's raft quorum does not yet) gets one
-// clear error pointing at `samsa cluster describe`.
+// of the metadata quorum through the DescribeQuorum API, which Samsa's
+// brokers and controllers serve as Kafka's do (a broker forwards it to the
+// active controller). A cluster that does not serve the API (Kafka before
+// KRaft) gets one clear error pointing at `samsa cluster describe`.
 
 func init() {
 	Register(&Command{
@@ -30,7 +31,7 @@ func init() {
 
 const quorumSynopsis = `  samsa metadata-quorum --bootstrap-server HOST:PORT describe --status
   samsa metadata-quorum --bootstrap-server HOST:PORT describe --replication [--human-readable]
-  Needs a cluster that serves DescribeQuorum (Apache Kafka in KRaft mode).`
+  Needs a cluster that serves DescribeQuorum (Samsa, Apache Kafka in KRaft mode).`
 
 const quorumExamples = `  samsa metadata-quorum --bootstrap-server 127.0.0.1:9092 describe --status
   samsa metadata-quorum --bootstrap-server 127.0.0.1:9092 describe --replication --human-readable`
@@ -128,13 +129,16 @@ func describeQuorum(ctx context.Context, c *conn) (*quorumInfo, error) {
 func uuidString(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
 
 // replicaList prints voters or observers as Kafka's tool does:
-// [{"id": 1, "directoryId": "...", "endpoints": ["CONTROLLER://h:9093"]}].
+// [{"id": 1, "directoryId": "...", "endpoints": ["CONTROLLER://h:9093"]}],
+// the directory id null when there is none (a static quorum, Samsa's).
 func (q *quorumInfo) replicaList(rs []kmsg.DescribeQuorumResponseTopicPartitionReplicaState) string {
 	parts := make([]string, 0, len(rs))
 	for _, r := range rs {
-		s := fmt.Sprintf(`{"id": %d`, r.ReplicaID)
+		s := fmt.Sprintf(`{"id": %d, "directoryId": `, r.ReplicaID)
 		if r.ReplicaDirectoryID != ([16]byte{}) {
-			s += fmt.Sprintf(`, "directoryId": "%s"`, uuidString(r.ReplicaDirectoryID))
+			s += `"` + uuidString(r.ReplicaDirectoryID) + `"`
+		} else {
+			s += "null"
 		}
 		if eps := q.nodes[r.ReplicaID]; len(eps) > 0 {
 			s += `, "endpoints": ["` + strings.Join(eps, `", "`) + `"]`
@@ -158,8 +162,10 @@ func writeQuorumStatus(w io.Writer, clusterID string, q *quorumInfo) error {
 	if !ok {
 		return fmt.Errorf("the metadata quorum has no leader among its voters (leader id %d)", q.LeaderID)
 	}
-	maxLag := leader
-	for _, v := range q.CurrentVoters {
+	// The voter furthest behind; of equals, the first listed (it may be
+	// the leader itself, whose lag time is then 0).
+	maxLag := q.CurrentVoters[0]
+	for _, v := range q.CurrentVoters[1:] {
 		if v.LogEndOffset < maxLag.LogEndOffset {
 			maxLag = v
 		}

@@ -97,6 +97,27 @@ func runTopics(args []string, stdout, stderr io.Writer) error {
 		if len(o.deleteConfigs) > 0 {
 			return errors.New("option --delete-config is no longer supported; use samsa configs --alter --entity-type topics --delete-config")
 		}
+		// The partition reports go with --describe only, and may be
+		// combined (a partition matching any is printed), but not with
+		// --topics-with-overrides, which prints no partitions.
+		for _, rep := range []struct {
+			name string
+			on   bool
+		}{
+			{"under-replicated-partitions", o.underReplicated}, {"unavailable-partitions", o.unavailable},
+			{"under-min-isr-partitions", o.underMinISR}, {"at-min-isr-partitions", o.atMinISR},
+		} {
+			switch {
+			case !rep.on:
+			case action != "describe":
+				return fmt.Errorf("option --%s can only be used with --describe", rep.name)
+			case o.withOverrides:
+				return fmt.Errorf("option --%s can't be used with --topics-with-overrides", rep.name)
+			}
+		}
+		if o.withOverrides && action != "describe" {
+			return errors.New("option --topics-with-overrides can only be used with --describe")
+		}
 		if len(o.configs) > 0 && action != "create" {
 			return errors.New("option --config is only supported with --create; use samsa configs --alter to change topic configs")
 		}
@@ -398,10 +419,7 @@ func (o *topicsOpts) runDescribe(adm *kadm.Client, stdout io.Writer) error {
 			if hasLeader {
 				leader = itoa32(p.Leader)
 			}
-			e, known := elr[name][p.Partition]
-			if !known {
-				e = [2]string{"N/A", "N/A"}
-			}
+			e := elr[name][p.Partition] // none known: empty, as with ELR off
 			fmt.Fprintf(stdout, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s\tElr: %s\tLastKnownElr: %s\n",
 				name, p.Partition, leader, joinInt32(p.Replicas), joinInt32(p.ISR), e[0], e[1])
 		}
@@ -411,8 +429,10 @@ func (o *topicsOpts) runDescribe(adm *kadm.Client, stdout io.Writer) error {
 
 // eligibleLeaders reads the eligible leader replicas (KIP-966) of the
 // topics' partitions with DescribeTopicPartitions, as Kafka 4's tool does,
-// when the brokers serve it; otherwise the describe prints N/A for them,
-// as Kafka's tool does with a broker that only answers Metadata.
+// when the brokers serve it. A cluster that does not (Samsa, which keeps
+// no ELR; Kafka before 3.7) has no eligible leader replicas: the describe
+// prints them empty, as Kafka 4 does for a cluster with ELR off (its
+// brokers answer empty lists then).
 func (o *topicsOpts) eligibleLeaders(ctx context.Context, adm *kadm.Client, names []string) (map[string]map[int32][2]string, error) {
 	if ok, err := apiSupported(ctx, adm, int16(kmsg.DescribeTopicPartitions)); err != nil || !ok {
 		return nil, nil

@@ -103,6 +103,9 @@ func TestTopicsUsageErrors(t *testing.T) {
 	wantOneLineErr(t, cliRun(t, "topics", "--list", "--bogus"), "unknown option --bogus")
 	wantOneLineErr(t, cliRun(t, "topics", "--create", "--topic", "x", "--partitions", "three"), "option --partitions: not a number")
 	wantOneLineErr(t, cliRun(t, "topics", "--alter", "--topic", "x", "--config", "a=b"), "--config is only supported with --create")
+	wantOneLineErr(t, cliRun(t, "topics", "--list", "--under-replicated-partitions"), "option --under-replicated-partitions can only be used with --describe")
+	wantOneLineErr(t, cliRun(t, "topics", "--describe", "--topics-with-overrides", "--at-min-isr-partitions"), "option --at-min-isr-partitions can't be used with --topics-with-overrides")
+	wantOneLineErr(t, cliRun(t, "topics", "--delete", "--topic", "x", "--topics-with-overrides"), "option --topics-with-overrides can only be used with --describe")
 	r := cliRun(t, "topics", "--help")
 	if r.runErr != nil || !strings.Contains(r.out, "Examples:") || !strings.Contains(r.out, "--replica-assignment") {
 		t.Fatalf("help: %v %q", r.runErr, r.out)
