@@ -156,7 +156,10 @@ func (s *brokerSessions) expired(img *Image, now time.Time, timeout time.Duratio
 func (n *Node) RegisterBroker(ctx context.Context, req BrokerRegistration) (int64, error) {
 	var opErr error
 	err := n.run(ctx, func(img *Image) result {
-		live := n.sessions.alive(req.ID, n.now(), n.cfg.SessionTimeout)
+		// This node's own broker cannot have another live process: the
+		// registration is its restart (its old session is only the grace
+		// a new term gives every broker).
+		live := req.ID != n.cfg.NodeID && n.sessions.alive(req.ID, n.now(), n.cfg.SessionTimeout)
 		recs, err := n.ctl.registerBroker(img, req, live)
 		if err != nil {
 			opErr = err
