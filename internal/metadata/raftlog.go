@@ -2,10 +2,13 @@ package metadata
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -14,17 +17,65 @@ import (
 // info level (every state change, every snapshot), so its Info and Debug
 // lines become slog Debug and its Trace lines are dropped; Warn and Error
 // keep their level. The node logs controller changes itself at Info.
+//
+// Raft logs an Error for every failed RPC to an unreachable peer, every few
+// milliseconds while a voter is down: those (peerErrors) are logged as a
+// Warn at most once per peer and message every peerErrorEvery, with the
+// count of the ones left out.
 type hclogAdapter struct {
 	l       *slog.Logger
 	name    string
 	implied []any
 	level   *atomic.Int32 // hclog.Level; shared by With/Named copies
+	quiet   *peerErrorLimiter
 }
 
 func newHCLogAdapter(l *slog.Logger) hclog.Logger {
 	lvl := &atomic.Int32{}
 	lvl.Store(int32(hclog.Debug))
-	return &hclogAdapter{l: l, name: "raft", level: lvl}
+	return &hclogAdapter{l: l, name: "raft", level: lvl, quiet: &peerErrorLimiter{last: map[string]peerErrorState{}}}
+}
+
+// peerErrors are raft's messages about a peer it cannot reach.
+var peerErrors = map[string]bool{
+	"failed to heartbeat to":         true,
+	"failed to appendEntries to":     true,
+	"failed to make requestVote RPC": true,
+	"failed to contact":              true,
+}
+
+const peerErrorEvery = 10 * time.Second
+
+type peerErrorLimiter struct {
+	mu   sync.Mutex
+	last map[string]peerErrorState
+}
+
+type peerErrorState struct {
+	at      time.Time
+	dropped int
+}
+
+// admit reports whether a peer error is logged now, and how many like it
+// were left out since the last one.
+func (q *peerErrorLimiter) admit(msg string, args []any) (bool, int) {
+	key := msg
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, _ := args[i].(string); k == "peer" || k == "target" || k == "server-id" {
+			key += " " + fmt.Sprint(args[i+1])
+		}
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	st := q.last[key]
+	now := time.Now()
+	if now.Sub(st.at) < peerErrorEvery {
+		st.dropped++
+		q.last[key] = st
+		return false, 0
+	}
+	q.last[key] = peerErrorState{at: now}
+	return true, st.dropped
 }
 
 func slogLevel(level hclog.Level) slog.Level {
@@ -45,6 +96,16 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 		return
 	}
 	sl := slogLevel(level)
+	if peerErrors[msg] {
+		ok, dropped := a.quiet.admit(msg, args)
+		if !ok {
+			return
+		}
+		sl = slog.LevelWarn
+		if dropped > 0 {
+			args = append(args, "repeated", dropped)
+		}
+	}
 	ctx := context.Background()
 	if !a.l.Enabled(ctx, sl) {
 		return
