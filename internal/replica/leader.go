@@ -137,8 +137,12 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// maximalISR is isr ∪ pending.
+// maximalISR is isr ∪ pending; the caller must not modify it (it is isr
+// itself when nothing is pending: this runs on every append).
 func (s *leaderState) maximalISR() []int32 {
+	if s.pending == nil {
+		return s.isr
+	}
 	m := slices.Clone(s.isr)
 	for _, r := range s.pending {
 		if !slices.Contains(m, r) {
