@@ -393,7 +393,11 @@ func (p *Partition) makeFollower(ch Change) bool {
 	if changed {
 		wakeAll(p.mu.hwWaiters)
 		wakeAll(p.mu.leoWaiters)
-		p.m.logger.Info("became follower", "partition", p.TP, "leader", ch.Leader, "leader.epoch", ch.LeaderEpoch, "log.end", p.Log.LogEndOffset())
+		level := slog.LevelInfo
+		if ch.Leader < 0 {
+			level = slog.LevelDebug // offline: a shutdown makes every partition so
+		}
+		p.m.logger.Log(context.Background(), level, "became follower", "partition", p.TP, "leader", ch.Leader, "leader.epoch", ch.LeaderEpoch, "log.end", p.Log.LogEndOffset())
 	}
 	return true
 }
