@@ -69,7 +69,10 @@ func (s *Server) openMetadata() error {
 		UncleanLeaderElection: func(img *metadata.Image, t *metadata.Topic) bool {
 			return s.topicConfig(img, t).UncleanLeaderElection
 		},
-		Now: s.now,
+		AutoLeaderRebalance:    s.cfg.Bool("auto.leader.rebalance.enable"),
+		ImbalanceCheckInterval: time.Duration(s.cfg.Int("leader.imbalance.check.interval.seconds")) * time.Second,
+		ImbalancePercent:       int(s.cfg.Int("leader.imbalance.per.broker.percentage")),
+		Now:                    s.now,
 	})
 	if err != nil {
 		return fmt.Errorf("opening the metadata log: %w", err)

@@ -58,6 +58,9 @@ var errorMapping = []struct {
 	{metadata.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
 	{metadata.ErrInvalidUpdateVersion, kerr.InvalidUpdateVersion},
 	{metadata.ErrIneligibleReplica, kerr.IneligibleReplica},
+	{metadata.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
+	{metadata.ErrPreferredLeaderNotAvailable, kerr.PreferredLeaderNotAvailable},
+	{metadata.ErrEligibleLeadersNotAvailable, kerr.EligibleLeadersNotAvailable},
 
 	// replica
 	{replica.ErrNotLeader, kerr.NotLeaderForPartition},

@@ -59,6 +59,8 @@ func (s *Server) forward(r *request) kmsg.Response {
 		timeout = req.TimeoutMillis
 	case *kmsg.CreatePartitionsRequest:
 		timeout = req.TimeoutMillis
+	case *kmsg.ElectLeadersRequest:
+		timeout = req.TimeoutMillis
 	}
 	ctx, cancel := s.requestContext(timeout)
 	defer cancel()
@@ -152,6 +154,10 @@ func failedAdminResponse(req kmsg.Request, code int16, err error) kmsg.Response 
 			res.ResourceType, res.ResourceName, res.ErrorCode, res.ErrorMessage = rr.ResourceType, rr.ResourceName, code, msg
 			resp.Resources = append(resp.Resources, res)
 		}
+		return resp
+	case *kmsg.ElectLeadersRequest:
+		resp := req.ResponseKind().(*kmsg.ElectLeadersResponse)
+		resp.ErrorCode = code
 		return resp
 	case *kmsg.IncrementalAlterConfigsRequest:
 		resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)

@@ -316,12 +316,16 @@ var brokerDeclarations = []*Def{
 		Doc: "How often the high watermarks are checkpointed to disk, in milliseconds.",
 	},
 	{
-		Name: "auto.leader.rebalance.enable", Type: Boolean, Default: ptr("true"), Importance: High, Unused: true,
+		Name: "auto.leader.rebalance.enable", Type: Boolean, Default: ptr("true"), Importance: High,
 		Doc: "Whether the controller moves leadership back to the preferred replicas periodically.",
 	},
 	{
-		Name: "leader.imbalance.check.interval.seconds", Type: Long, Default: ptr("300"), rule: atLeast(1), Importance: High, Unused: true,
+		Name: "leader.imbalance.check.interval.seconds", Type: Long, Default: ptr("300"), rule: atLeast(1), Importance: High,
 		Doc: "How often the controller checks for leadership imbalance, in seconds.",
+	},
+	{
+		Name: "leader.imbalance.per.broker.percentage", Type: Int, Default: ptr("10"), rule: atLeast(0), Importance: High,
+		Doc: "The share, in percent, of a broker's preferred partitions that may be led elsewhere before auto leader rebalancing moves them back.",
 	},
 
 	// --- network ---

@@ -59,4 +59,10 @@ var (
 	// ErrIneligibleReplica: INELIGIBLE_REPLICA; an AlterPartition adds a
 	// fenced or shutting-down broker to the ISR.
 	ErrIneligibleReplica = errors.New("ineligible replica")
+	// ErrElectionNotNeeded: ELECTION_NOT_NEEDED.
+	ErrElectionNotNeeded = errors.New("election not needed")
+	// ErrPreferredLeaderNotAvailable: PREFERRED_LEADER_NOT_AVAILABLE.
+	ErrPreferredLeaderNotAvailable = errors.New("preferred leader not available")
+	// ErrEligibleLeadersNotAvailable: ELIGIBLE_LEADERS_NOT_AVAILABLE.
+	ErrEligibleLeadersNotAvailable = errors.New("no eligible leader")
 )

@@ -88,6 +88,14 @@ type Config struct {
 	// the ISR to lead (unclean.leader.election.enable, per topic with the
 	// broker default). Nil: never.
 	UncleanLeaderElection func(img *Image, t *Topic) bool
+	// AutoLeaderRebalance (auto.leader.rebalance.enable) makes the active
+	// controller run preferred elections every ImbalanceCheckInterval
+	// (leader.imbalance.check.interval.seconds) for the brokers whose
+	// share of partitions led elsewhere passes ImbalancePercent
+	// (leader.imbalance.per.broker.percentage).
+	AutoLeaderRebalance    bool
+	ImbalanceCheckInterval time.Duration
+	ImbalancePercent       int
 	// Now is the controller's clock (broker sessions); nil: time.Now.
 	Now func() time.Time
 
@@ -498,14 +506,14 @@ func (n *Node) leaderChanged() {
 
 // controllerLoop runs the active controller's periodic work: fencing the
 // brokers whose sessions expired (checked ten times per session timeout),
-// and, every second, electing leaders for offline partitions that can get
-// one.
+// every second electing leaders for offline partitions that can get one,
+// and with auto leader rebalancing the preferred elections.
 func (n *Node) controllerLoop() {
 	defer n.wg.Done()
 	every := max(n.cfg.SessionTimeout/10, 20*time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
-	lastElect := time.Now()
+	lastElect, lastBalance := time.Now(), time.Now()
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -520,6 +528,10 @@ func (n *Node) controllerLoop() {
 		if time.Since(lastElect) >= time.Second {
 			lastElect = time.Now()
 			n.electOffline(ctx)
+		}
+		if n.cfg.AutoLeaderRebalance && n.cfg.ImbalanceCheckInterval > 0 && time.Since(lastBalance) >= n.cfg.ImbalanceCheckInterval {
+			lastBalance = time.Now()
+			n.rebalanceLeaders(ctx, n.cfg.ImbalancePercent)
 		}
 		cancel()
 	}
