@@ -210,7 +210,10 @@ func (s *Server) readFetch(r *request, from fetchFrom, plan *fetchPlan, fb *fetc
 			}
 		default:
 			limit := min(int64(sp.maxBytes), remaining)
-			err = s.readPartition(name, k.part, sp, req.IsolationLevel, int32(max(limit, 0)), total == 0, fb, &rp)
+			err = s.readPartition(name, k.part, sp, consumerOf(req), int32(max(limit, 0)), total == 0, fb, &rp)
+			if rp.PreferredReadReplica >= 0 {
+				urgent = true // the consumer moves to that replica now
+			}
 		}
 		if err != nil {
 			rp.ErrorCode = errCode(err)
@@ -228,7 +231,8 @@ func (s *Server) readFetch(r *request, from fetchFrom, plan *fetchPlan, fb *fetc
 		remaining -= int64(n)
 
 		changed := rp.ErrorCode != 0 || n > 0 || rp.HighWatermark != sp.sentHW ||
-			rp.LastStableOffset != sp.sentLSO || rp.LogStartOffset != sp.sentLogStart
+			rp.LastStableOffset != sp.sentLSO || rp.LogStartOffset != sp.sentLogStart ||
+			rp.PreferredReadReplica >= 0
 		if plan.incremental && !changed {
 			continue
 		}
@@ -246,6 +250,14 @@ func (s *Server) readFetch(r *request, from fetchFrom, plan *fetchPlan, fb *fetc
 		resp.Brokers = leaders.fetchBrokers(r.c.listener)
 	}
 	return resp, sent, total, urgent
+}
+
+// rackOf is a broker's broker.rack in the image, "" when it has none.
+func (s *Server) rackOf(id int32) string {
+	if b := s.meta.Image().Brokers[id]; b != nil && b.Rack != nil {
+		return *b.Rack
+	}
+	return ""
 }
 
 // checkReplicaEpoch refuses a follower fetch from an older incarnation of
@@ -281,19 +293,47 @@ func (s *Server) readFollowerPartition(replicaID int32, topic string, part int32
 	return nil
 }
 
-// readPartition reads one partition for a consumer into rp.
-func (s *Server) readPartition(topic string, part int32, sp *sessionPart, isolation int8, maxBytes int32, minOne bool, fb *fetchPayload, rp *kmsg.FetchResponseTopicPartition) error {
+// consumer is what a consumer's fetch says about where it may read.
+type consumer struct {
+	isolation int8
+	// followerOK: Fetch v11+ (KIP-392), which may be served by a follower.
+	followerOK bool
+	// rack is the client's rack (client.rack), "" when unknown.
+	rack string
+}
+
+func consumerOf(req *kmsg.FetchRequest) consumer {
+	return consumer{isolation: req.IsolationLevel, followerOK: req.Version >= 11, rack: req.Rack}
+}
+
+// readPartition reads one partition for a consumer into rp: on the leader,
+// or (KIP-392) on a follower up to the high watermark it has; a leader with
+// replica.selector.class set to the rack-aware selector sends a consumer of
+// another rack to an in-sync follower of its own (PreferredReadReplica),
+// with no records.
+func (s *Server) readPartition(topic string, part int32, sp *sessionPart, cons consumer, maxBytes int32, minOne bool, fb *fetchPayload, rp *kmsg.FetchResponseTopicPartition) error {
 	p := s.replicas.Get(topic, part)
 	if p == nil {
 		return s.absentPartitionError(topic, part)
 	}
+	l := p.Log
 	if err := p.CheckLeader(sp.currentLeaderEpoch); err != nil {
-		return err
+		if !cons.followerOK || !errors.Is(err, replica.ErrNotLeader) {
+			return err
+		}
+		if ferr := p.CheckFollowerRead(sp.currentLeaderEpoch); ferr != nil {
+			return err
+		}
+	} else if s.rackAwareReads && cons.followerOK && cons.rack != "" {
+		if id := p.PreferredReadReplica(cons.rack, sp.fetchOffset, s.rackOf); id >= 0 {
+			hw := l.HighWatermark()
+			rp.PreferredReadReplica = id
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, hw, l.LogStartOffset()
+			return nil
+		}
 	}
 	// Without transactions the last stable offset is the high watermark,
 	// so both isolation levels read up to it.
-	_ = isolation
-	l := p.Log
 	hw := l.HighWatermark()
 	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, hw, l.LogStartOffset()
 	if sp.fetchOffset > hw && sp.fetchOffset <= l.LogEndOffset() {

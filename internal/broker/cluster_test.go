@@ -3,7 +3,11 @@ package broker_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -376,4 +380,75 @@ func TestClusterDedicatedControllers(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestClusterFollowerFetching checks KIP-392: with the rack-aware replica
+// selector, a consumer in rack r3 reading a partition led in rack r1 is
+// sent to the in-sync follower of r3 (PreferredReadReplica), which serves
+// every record up to its high watermark; a consumer without a rack reads
+// from the leader.
+func TestClusterFollowerFetching(t *testing.T) {
+	c := testbroker.StartCluster(t, 3, "broker.rack=r{id}", "replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "racks", -1, -1
+	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	ra.Partition, ra.Replicas = 0, []int32{1, 2, 3}
+	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 10000
+	if resp, err := req.RequestWith(ctx, c.Client()); err != nil || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create: %v %+v", err, resp)
+	}
+	c.WaitSynced()
+	prod := c.Client(kgo.DefaultProduceTopic("racks"))
+	for i := 0; i < 100; i++ {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, "node 3 caught up", func() bool {
+		return c.Node(3).Srv.Replicas().Get("racks", 0).Log.HighWatermark() == 100
+	})
+	bytesOut := func(nd *testbroker.Node) float64 {
+		resp, err := http.Get("http://" + nd.Srv.HTTPAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, `kafka_server_brokertopicmetrics_bytes_out_total{topic="racks"}`) {
+				v, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+				return v
+			}
+		}
+		return 0
+	}
+	consume := func(opts ...kgo.Opt) {
+		t.Helper()
+		cons := c.Client(append(opts, kgo.ConsumeTopics("racks"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+		n := 0
+		for n < 100 {
+			fs := cons.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("read %d of 100", n)
+			}
+			n += fs.NumRecords()
+		}
+	}
+	consume(kgo.Rack("r3"))
+	if v := bytesOut(c.Node(3)); v == 0 {
+		t.Fatal("the consumer in rack r3 did not read from node 3, the follower in its rack")
+	}
+	if v := bytesOut(c.Node(2)); v != 0 {
+		t.Fatalf("node 2 (rack r2) served %v bytes to the r3 consumer", v)
+	}
+	before := bytesOut(c.Node(1))
+	consume()
+	if v := bytesOut(c.Node(1)); v <= before {
+		t.Fatal("a consumer without a rack did not read from the leader")
+	}
 }

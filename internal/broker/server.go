@@ -81,6 +81,8 @@ type Server struct {
 	listeners     []*listener
 	pids          *producerIDs
 	fetchMaxBytes int64 // fetch.max.bytes, read once (hot path)
+	// rackAwareReads: replica.selector.class is the rack-aware selector.
+	rackAwareReads bool
 	sessions      *fetchSessions
 	groups        *groupCoordinator
 
@@ -141,6 +143,7 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 	s.adminChannel = newControllerChannel(s, "admin")
 	s.pids = &producerIDs{s: s}
 	s.fetchMaxBytes = cfg.Int("fetch.max.bytes")
+	s.rackAwareReads = config.RackAwareSelector(cfg.String("replica.selector.class"))
 	s.sessions = newFetchSessions(int(cfg.Int("max.incremental.fetch.session.cache.slots")))
 	s.metrics = newMetrics(s)
 	s.metrics.reg.MustRegister(&groupLagCollector{s: s})

@@ -1,6 +1,9 @@
 package config
 
-import "net"
+import (
+	"fmt"
+	"net"
+)
 
 // Broker configs. Names, types, defaults and bounds are Kafka 4.x's unless
 // the Note says otherwise; update modes follow Kafka's DynamicBrokerConfig
@@ -280,6 +283,10 @@ var brokerDeclarations = []*Def{
 		Doc: "Whether a replica outside the ISR may become leader when no in-sync replica is left, at the risk of losing data.",
 	},
 	{
+		Name: "replica.selector.class", Type: String, rule: custom("null or org.apache.kafka.common.replica.RackAwareReplicaSelector", checkReplicaSelector), Importance: Medium,
+		Doc: "The selector that picks the replica a consumer reads from (KIP-392). Null: always the leader. org.apache.kafka.common.replica.RackAwareReplicaSelector: an in-sync replica in the consumer's client.rack when there is one.",
+	},
+	{
 		Name: "replica.lag.time.max.ms", Type: Long, Default: ptr("30000"), rule: atLeast(0), Importance: High,
 		Doc: "A follower that has not caught up with the leader's log end for this long, in milliseconds, is removed from the ISR.",
 	},
@@ -518,3 +525,20 @@ func checkHTTPListener(v string) error {
 var securityProtocols = []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
 
 var compressionTypes = []string{"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}
+
+// rackAwareSelectorClass is Kafka's rack-aware replica selector, the one
+// replica.selector.class Samsa implements.
+const rackAwareSelectorClass = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+
+func checkReplicaSelector(v string) error {
+	if v == "" || RackAwareSelector(v) {
+		return nil
+	}
+	return fmt.Errorf("replica selector %q is not supported; use %s or leave it unset", v, rackAwareSelectorClass)
+}
+
+// RackAwareSelector reports whether replica.selector.class names the
+// rack-aware selector (its class name, or its simple name).
+func RackAwareSelector(v string) bool {
+	return v == rackAwareSelectorClass || v == "RackAwareReplicaSelector"
+}

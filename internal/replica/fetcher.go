@@ -328,7 +328,14 @@ func (p *Partition) appendAsFollower(leader, epoch int32, set []byte, leaderHW, 
 		return err // what came before the bad batch was kept
 	}
 	leo := p.Log.LogEndOffset()
+	oldHW := p.Log.HighWatermark()
 	p.Log.SetHighWatermark(min(leaderHW, leo))
+	if p.Log.HighWatermark() != oldHW {
+		// Consumers reading from this follower (KIP-392) wait on it.
+		p.mu.Lock()
+		wakeAll(p.mu.hwWaiters)
+		p.mu.Unlock()
+	}
 	if leaderLogStart > p.Log.LogStartOffset() {
 		if _, err := p.Log.DeleteRecordsBefore(min(leaderLogStart, p.Log.HighWatermark())); err != nil && !errors.Is(err, storage.ErrOffsetOutOfRange) {
 			return err

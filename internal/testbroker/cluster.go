@@ -40,7 +40,8 @@ type Node struct {
 }
 
 // StartCluster starts n combined nodes with ids 1..n; overrides apply to
-// every node.
+// every node, with "{id}" in one replaced by the node's id
+// ("broker.rack=rack-{id}").
 func StartCluster(t testing.TB, n int, overrides ...string) *Cluster {
 	t.Helper()
 	roles := make([]string, n)
@@ -106,7 +107,7 @@ func (nd *Node) opts() []string {
 		"controller.quorum.voters=" + nd.c.voters(),
 		"log.dirs=" + nd.Dir,
 		"samsa.http.listener=127.0.0.1:0",
-	}, nd.c.extra...)
+	}, nd.overrides()...)
 }
 
 // TryStartExtra starts one more node, outside the cluster's list, with an
@@ -116,6 +117,14 @@ func (c *Cluster) TryStartExtra(id int32, roles string, timeout time.Duration) (
 	nd := &Node{ID: id, Roles: roles, Dir: filepath.Join(c.t.TempDir(), "extra"), Port: FreePort(c.t), CPort: FreePort(c.t), c: c, timeout: timeout}
 	c.t.Cleanup(nd.Stop)
 	return nd, nd.tryStart()
+}
+
+func (nd *Node) overrides() []string {
+	out := make([]string, len(nd.c.extra))
+	for i, o := range nd.c.extra {
+		out[i] = strings.ReplaceAll(o, "{id}", fmt.Sprint(nd.ID))
+	}
+	return out
 }
 
 func (nd *Node) tryStart() error {
