@@ -83,8 +83,8 @@ type Server struct {
 	fetchMaxBytes int64 // fetch.max.bytes, read once (hot path)
 	// rackAwareReads: replica.selector.class is the rack-aware selector.
 	rackAwareReads bool
-	sessions      *fetchSessions
-	groups        *groupCoordinator
+	sessions       *fetchSessions
+	groups         *groupCoordinator
 
 	dirLocks []*os.File // flocks on the log dirs' .lock files
 	propDirs []string   // the dirs with meta.properties
