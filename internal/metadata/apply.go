@@ -207,17 +207,37 @@ func (b *imageBuilder) changePartition(r *PartitionChangeRecord) error {
 	if r.ISR != nil {
 		p.ISR = slices.Clone(r.ISR)
 	}
+	if r.AddingReplicas != nil {
+		p.AddingReplicas = nilIfEmpty(r.AddingReplicas)
+	}
+	if r.RemovingReplicas != nil {
+		p.RemovingReplicas = nilIfEmpty(r.RemovingReplicas)
+	}
 	if r.Leader != nil && *r.Leader != p.Leader {
 		p.Leader = *r.Leader
 		p.LeaderEpoch++
+	} else if r.BumpLeaderEpoch {
+		p.LeaderEpoch++
 	}
 	p.PartitionEpoch++
+	for _, a := range append(slices.Clone(p.AddingReplicas), p.RemovingReplicas...) {
+		if !slices.Contains(p.Replicas, a) {
+			return fmt.Errorf("%w: partition %s-%d: reassigned replica %d not among the replicas %v", ErrInvalidRecord, old.Name, r.Partition, a, p.Replicas)
+		}
+	}
 	if err := checkPartitionState(p.Replicas, p.ISR, p.Leader); err != nil {
 		return fmt.Errorf("partition %s-%d: %w", old.Name, r.Partition, err)
 	}
 	t := b.ownTopic(r.TopicID)
 	t.Partitions[r.Partition] = &p
 	return nil
+}
+
+func nilIfEmpty(s []int32) []int32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 // checkPartitionState checks the invariants every partition keeps.

@@ -180,24 +180,20 @@ type AlterPartitionResult struct {
 func (n *Node) AlterPartition(ctx context.Context, reqs []AlterPartitionRequest) []AlterPartitionResult {
 	results := make([]AlterPartitionResult, len(reqs))
 	err := n.run(ctx, func(img *Image) result {
-		var recs []Record
+		var r result
 		var which []int
 		for i, rq := range reqs {
-			rec, err := alterPartition(img, rq)
+			recs, err := alterPartition(img, rq, n.ctl.uncleanFor(img))
 			if err != nil {
 				results[i].Err = err
 				continue
 			}
-			if rec != nil {
-				recs = append(recs, rec)
+			if len(recs) > 0 {
+				// Each change is its own batch, so one refused on apply
+				// does not take the others with it.
+				r.batches = append(r.batches, recs)
 				which = append(which, i)
 			}
-		}
-		// Each change is its own batch, so one refused on apply does not
-		// take the others with it.
-		var r result
-		for _, rec := range recs {
-			r.batches = append(r.batches, []Record{rec})
 		}
 		r.done = func(errs []error) {
 			for j, err := range errs {
@@ -226,8 +222,10 @@ func (n *Node) AlterPartition(ctx context.Context, reqs []AlterPartitionRequest)
 }
 
 // alterPartition checks one AlterPartition request against the image and
-// returns its record (nil: the ISR is already what was asked).
-func alterPartition(img *Image, rq AlterPartitionRequest) (*PartitionChangeRecord, error) {
+// returns its records (none: the ISR is already what was asked): the ISR
+// change, and the completion of the partition's reassignment when the
+// change brings its last adding replica into the ISR.
+func alterPartition(img *Image, rq AlterPartitionRequest, unclean func(*Topic) bool) ([]Record, error) {
 	b := img.Brokers[rq.BrokerID]
 	if b == nil {
 		return nil, fmt.Errorf("%w: broker %d is not registered", ErrStaleBrokerEpoch, rq.BrokerID)
@@ -265,7 +263,11 @@ func alterPartition(img *Image, rq AlterPartitionRequest) (*PartitionChangeRecor
 	if slices.Equal(sortedIDs(rq.ISR), sortedIDs(p.ISR)) {
 		return nil, nil
 	}
-	return &PartitionChangeRecord{TopicID: t.ID, Partition: p.Partition, ISR: slices.Clone(rq.ISR)}, nil
+	recs := []Record{&PartitionChangeRecord{TopicID: t.ID, Partition: p.Partition, ISR: slices.Clone(rq.ISR)}}
+	if done := maybeCompleteReassignment(img, t, p, rq.ISR, unclean(t)); done != nil {
+		recs = append(recs, done)
+	}
+	return recs, nil
 }
 
 func sortedIDs(ids []int32) []int32 {

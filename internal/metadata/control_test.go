@@ -37,6 +37,8 @@ import (
 //	                                   and a caught-up metadata offset
 //	register id= incarnation= [cluster=] [t=]
 //	alter-partition broker= topic= partition= leader-epoch= partition-epoch= isr= [broker-epoch=]
+//	reassign topic= partition= [replicas=]
+//	                                   alterReassignment (no replicas: cancel)
 //	elect-offline                      the election after a config change
 //	sessions timeout= [t=]             a new controller term's sessions
 //	expire [t=]                        fence the brokers whose session expired
@@ -121,6 +123,20 @@ func (h *controlHarness) run(c *scripttest.Case) string {
 		h.register(c, &out)
 	case "alter-partition":
 		h.alterPartition(c, &out)
+	case "reassign":
+		rq := Reassignment{Topic: c.String("topic"), Partition: int32(c.Int("partition"))}
+		if c.Has("replicas") {
+			rq.Replicas = c.Int32s("replicas")
+		}
+		recs, err := alterReassignment(h.img, rq, h.ctl.uncleanFor(h.img))
+		switch {
+		case err != nil:
+			fmt.Fprintf(&out, "error: %v\n", err)
+		case len(recs) == 0:
+			fmt.Fprintf(&out, "no change\n")
+		default:
+			h.apply(&out, recs)
+		}
 	case "elect-offline":
 		h.apply(&out, electOfflinePartitions(h.img, h.img.BrokerUsable, -1, h.ctl.uncleanFor(h.img)))
 	case "sessions":
@@ -219,14 +235,14 @@ func (h *controlHarness) alterPartition(c *scripttest.Case, out *strings.Builder
 		rq.BrokerEpoch = b.Epoch
 	}
 	rq.BrokerEpoch = c.IntOr("broker-epoch", rq.BrokerEpoch)
-	rec, err := alterPartition(h.img, rq)
+	recs, err := alterPartition(h.img, rq, h.ctl.uncleanFor(h.img))
 	switch {
 	case err != nil:
 		fmt.Fprintf(out, "error: %v\n", err)
-	case rec == nil:
+	case len(recs) == 0:
 		fmt.Fprintf(out, "unchanged: %s\n", partitionLine(t, t.Partitions[rq.Partition]))
 	default:
-		h.apply(out, []Record{rec})
+		h.apply(out, recs)
 	}
 }
 
@@ -279,8 +295,12 @@ func brokerLine(b *Broker) string {
 }
 
 func partitionLine(t *Topic, p *Partition) string {
-	return fmt.Sprintf("%s-%d: replicas=%v leader=%d leader-epoch=%d isr=%v partition-epoch=%d",
+	line := fmt.Sprintf("%s-%d: replicas=%v leader=%d leader-epoch=%d isr=%v partition-epoch=%d",
 		t.Name, p.Partition, p.Replicas, p.Leader, p.LeaderEpoch, p.ISR, p.PartitionEpoch)
+	if p.AddingReplicas != nil || p.RemovingReplicas != nil {
+		line += fmt.Sprintf(" adding=%v removing=%v", p.AddingReplicas, p.RemovingReplicas)
+	}
+	return line
 }
 
 // incarnation makes a readable incarnation id of a short name.

@@ -65,4 +65,6 @@ var (
 	ErrPreferredLeaderNotAvailable = errors.New("preferred leader not available")
 	// ErrEligibleLeadersNotAvailable: ELIGIBLE_LEADERS_NOT_AVAILABLE.
 	ErrEligibleLeadersNotAvailable = errors.New("no eligible leader")
+	// ErrNoReassignmentInProgress: NO_REASSIGNMENT_IN_PROGRESS.
+	ErrNoReassignmentInProgress = errors.New("no reassignment in progress")
 )

@@ -57,7 +57,14 @@ type Partition struct {
 	Partition      int32
 	Replicas       []int32
 	ISR            []int32
-	Leader         int32 // -1: no leader
+	// AddingReplicas and RemovingReplicas are set while a reassignment
+	// runs: Replicas is then the target followed by the replicas being
+	// removed, AddingReplicas the target's new ones (catching up as
+	// followers), RemovingReplicas the ones that leave once every adding
+	// replica is in the ISR.
+	AddingReplicas   []int32 `json:",omitempty"`
+	RemovingReplicas []int32 `json:",omitempty"`
+	Leader           int32   // -1: no leader
 	LeaderEpoch    int32
 	PartitionEpoch int32
 }

@@ -99,6 +99,13 @@ type PartitionChangeRecord struct {
 	Leader    *int32 `json:",omitempty"` // -1: no leader
 	ISR       []int32
 	Replicas  []int32
+	// AddingReplicas and RemovingReplicas set the reassignment state
+	// (nil: unchanged, empty: none).
+	AddingReplicas   []int32
+	RemovingReplicas []int32
+	// BumpLeaderEpoch bumps the leader epoch even though the leader stays
+	// (a reassignment that removed replicas: their fetches are fenced).
+	BumpLeaderEpoch bool `json:",omitempty"`
 }
 
 // RemoveTopicRecord deletes a topic, its partitions and its configs.
