@@ -54,9 +54,9 @@ type Topic struct {
 
 // Partition is one partition's replica assignment and leadership.
 type Partition struct {
-	Partition      int32
-	Replicas       []int32
-	ISR            []int32
+	Partition int32
+	Replicas  []int32
+	ISR       []int32
 	// AddingReplicas and RemovingReplicas are set while a reassignment
 	// runs: Replicas is then the target followed by the replicas being
 	// removed, AddingReplicas the target's new ones (catching up as
@@ -65,8 +65,8 @@ type Partition struct {
 	AddingReplicas   []int32 `json:",omitempty"`
 	RemovingReplicas []int32 `json:",omitempty"`
 	Leader           int32   // -1: no leader
-	LeaderEpoch    int32
-	PartitionEpoch int32
+	LeaderEpoch      int32
+	PartitionEpoch   int32
 }
 
 // Broker is one registered broker.
