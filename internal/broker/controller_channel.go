@@ -181,6 +181,19 @@ func answersNotController(resp kmsg.Response) bool {
 				}
 			}
 		}
+	case *kmsg.AlterPartitionAssignmentsResponse:
+		if r.ErrorCode == nc {
+			return true
+		}
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode == nc {
+					return true
+				}
+			}
+		}
+	case *kmsg.ListPartitionReassignmentsResponse:
+		return r.ErrorCode == nc
 	case *kmsg.ElectLeadersResponse:
 		if r.ErrorCode == nc {
 			return true

@@ -59,6 +59,7 @@ var errorMapping = []struct {
 	{metadata.ErrInvalidUpdateVersion, kerr.InvalidUpdateVersion},
 	{metadata.ErrIneligibleReplica, kerr.IneligibleReplica},
 	{metadata.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
+	{metadata.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
 	{metadata.ErrPreferredLeaderNotAvailable, kerr.PreferredLeaderNotAvailable},
 	{metadata.ErrEligibleLeadersNotAvailable, kerr.EligibleLeadersNotAvailable},
 
@@ -87,6 +88,7 @@ var errorMapping = []struct {
 	{errNoTransactionCoordinator, kerr.UnsupportedVersion},
 	{errShuttingDown, kerr.NotLeaderForPartition},
 	{errNoController, kerr.NotController},
+	{errReplicationFactorChange, kerr.InvalidReplicationFactor},
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 }
 
@@ -96,6 +98,7 @@ var (
 	errTransactionsUnsupported  = errors.New("transactions are not supported yet")
 	errNoTransactionCoordinator = errors.New("transactions are not supported yet: there is no transaction coordinator")
 	errShuttingDown             = errors.New("broker is shutting down")
+	errReplicationFactorChange  = errors.New("the reassignment changes the replication factor and the request does not allow it")
 )
 
 // errCode maps an error to its Kafka error code; nil is 0 and anything

@@ -61,6 +61,10 @@ func (s *Server) forward(r *request) kmsg.Response {
 		timeout = req.TimeoutMillis
 	case *kmsg.ElectLeadersRequest:
 		timeout = req.TimeoutMillis
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		timeout = req.TimeoutMillis
+	case *kmsg.ListPartitionReassignmentsRequest:
+		timeout = req.TimeoutMillis
 	}
 	ctx, cancel := s.requestContext(timeout)
 	defer cancel()
@@ -158,6 +162,14 @@ func failedAdminResponse(req kmsg.Request, code int16, err error) kmsg.Response 
 	case *kmsg.ElectLeadersRequest:
 		resp := req.ResponseKind().(*kmsg.ElectLeadersResponse)
 		resp.ErrorCode = code
+		return resp
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		resp := req.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, msg
+		return resp
+	case *kmsg.ListPartitionReassignmentsRequest:
+		resp := req.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, msg
 		return resp
 	case *kmsg.IncrementalAlterConfigsRequest:
 		resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
