@@ -194,3 +194,21 @@ func assignReplicasRackAware(brokers []int32, racks map[int32]string, start int,
 	}
 	return parts
 }
+
+// AssignReplicas is the controller's automatic placement, for tools that
+// propose one (reassign-partitions --generate): count partitions over
+// brokers (sorted ids) with rf replicas each, rack-aware when racks names
+// any broker's rack, the round-robin starting where a topic of that name
+// starts.
+func AssignReplicas(topic string, brokers []int32, racks map[int32]string, count int32, rf int) ([][]int32, error) {
+	if err := checkReplicationFactor(rf, len(brokers)); err != nil {
+		return nil, err
+	}
+	brokers = slices.Clone(brokers)
+	slices.Sort(brokers)
+	start := topicStart(topic, len(brokers))
+	if len(racks) > 0 {
+		return assignReplicasRackAware(brokers, racks, start, 0, count, rf), nil
+	}
+	return assignReplicas(brokers, start, 0, count, rf), nil
+}
