@@ -194,6 +194,8 @@ func answersNotController(resp kmsg.Response) bool {
 		}
 	case *kmsg.ListPartitionReassignmentsResponse:
 		return r.ErrorCode == nc
+	case *kmsg.UnregisterBrokerResponse:
+		return r.ErrorCode == nc
 	case *kmsg.ElectLeadersResponse:
 		if r.ErrorCode == nc {
 			return true

@@ -171,6 +171,10 @@ func failedAdminResponse(req kmsg.Request, code int16, err error) kmsg.Response 
 		resp := req.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
 		resp.ErrorCode, resp.ErrorMessage = code, msg
 		return resp
+	case *kmsg.UnregisterBrokerRequest:
+		resp := req.ResponseKind().(*kmsg.UnregisterBrokerResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, msg
+		return resp
 	case *kmsg.IncrementalAlterConfigsRequest:
 		resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 		for _, rr := range req.Resources {

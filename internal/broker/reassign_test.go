@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/testbroker"
 )
@@ -163,5 +165,79 @@ func TestClusterReassignUnderLoad(t *testing.T) {
 		if k != 1 {
 			t.Fatalf("record %s read %d times", v, k)
 		}
+	}
+}
+
+// TestClusterDecommissionBroker drains a broker and removes it: its
+// partitions are reassigned to the others, it is stopped, and
+// UnregisterBroker takes it out of the cluster's metadata.
+func TestClusterDecommissionBroker(t *testing.T) {
+	c := testbroker.StartCluster(t, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(c.Client())
+	if _, err := adm.CreateTopic(ctx, 4, 2, nil, "drain"); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitSynced()
+	img := c.Controller().Srv.Metadata().Image()
+	var assign kadm.AlterPartitionAssignmentsReq
+	for _, p := range img.Topic("drain").Partitions {
+		if slices.Contains(p.Replicas, 4) {
+			// Keep the replicas not on 4, fill up from 1, 2, 3.
+			to := slices.DeleteFunc(slices.Clone(p.Replicas), func(b int32) bool { return b == 4 })
+			for _, b := range []int32{1, 2, 3} {
+				if len(to) < 2 && !slices.Contains(to, b) {
+					to = append(to, b)
+				}
+			}
+			assign.Assign("drain", p.Partition, to)
+		}
+	}
+	if len(assign) > 0 {
+		if resp, err := adm.AlterPartitionAssignments(ctx, assign); err != nil || resp.Error() != nil {
+			t.Fatalf("drain: %v %v", err, resp.Error())
+		}
+	}
+	eventually(t, 30*time.Second, "nothing on broker 4", func() bool {
+		ctl := c.Controller()
+		if ctl == nil {
+			return false
+		}
+		for _, p := range ctl.Srv.Metadata().Image().Topic("drain").Partitions {
+			if slices.Contains(p.Replicas, 4) {
+				return false
+			}
+		}
+		return c.Node(4).Srv.Replicas().Get("drain", 0) == nil
+	})
+	// Broker 4 is a voter here: only its broker side is decommissioned.
+	c.Node(4).Stop()
+	req := kmsg.NewPtrUnregisterBrokerRequest()
+	req.BrokerID = 4
+	resp, err := req.RequestWith(ctx, c.Client())
+	if err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("unregister: %v %+v", err, resp)
+	}
+	eventually(t, 10*time.Second, "broker 4 gone from the metadata", func() bool {
+		mreq := kmsg.NewPtrMetadataRequest()
+		mresp, err := mreq.RequestWith(ctx, c.Client())
+		if err != nil {
+			return false
+		}
+		for _, b := range mresp.Brokers {
+			if b.NodeID == 4 {
+				return false
+			}
+		}
+		return true
+	})
+	if _, ok := c.Controller().Srv.Metadata().Image().Brokers[4]; ok {
+		t.Fatal("broker 4 still registered")
+	}
+	again := kmsg.NewPtrUnregisterBrokerRequest()
+	again.BrokerID = 4
+	if resp, err := again.RequestWith(ctx, c.Client()); err != nil || resp.ErrorCode != kerr.BrokerIDNotRegistered.Code {
+		t.Fatalf("unregister twice: %v %+v", err, resp)
 	}
 }

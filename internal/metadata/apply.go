@@ -57,6 +57,18 @@ func (b *imageBuilder) apply(r Record, index uint64) error {
 		return b.setConfig(r)
 	case *BrokerRegistrationChangeRecord:
 		return b.changeBroker(r)
+	case *UnregisterBrokerRecord:
+		old := b.next.Brokers[r.BrokerID]
+		if old == nil || old.Epoch != r.BrokerEpoch {
+			return fmt.Errorf("%w: broker %d at epoch %d is not registered", ErrInvalidRecord, r.BrokerID, r.BrokerEpoch)
+		}
+		if !b.ownBrokers {
+			b.next.Brokers = maps.Clone(b.next.Brokers)
+			b.ownBrokers = true
+		}
+		delete(b.next.Brokers, r.BrokerID)
+		b.delta.Brokers = true
+		return nil
 	case *ProducerIDsRecord:
 		if r.NextBlockStart <= b.next.NextProducerID {
 			return fmt.Errorf("%w: producer id block start %d not above %d", ErrInvalidRecord, r.NextBlockStart, b.next.NextProducerID)

@@ -333,3 +333,27 @@ func (n *Node) electOffline(ctx context.Context) {
 		return result{batches: [][]Record{recs}}
 	})
 }
+
+// UnregisterBroker removes a broker's registration (a decommissioned
+// broker, Kafka's UnregisterBroker): it first leaves every ISR and
+// leadership, as when fenced. Its partitions keep it among their replicas
+// until reassigned. A broker that is still alive registers again at its
+// next heartbeat.
+func (n *Node) UnregisterBroker(ctx context.Context, id int32) error {
+	var opErr error
+	err := n.run(ctx, func(img *Image) result {
+		b := img.Brokers[id]
+		if b == nil {
+			opErr = fmt.Errorf("%w: broker %d", ErrBrokerNotRegistered, id)
+			return result{}
+		}
+		recs := removeBrokerFromPartitions(img, id, n.ctl.uncleanFor(img))
+		recs = append(recs, &UnregisterBrokerRecord{BrokerID: id, BrokerEpoch: b.Epoch})
+		return result{batches: [][]Record{recs}, done: func(errs []error) { opErr = errs[0] }}
+	})
+	if err = cmp.Or(err, opErr); err != nil {
+		return err
+	}
+	n.sessions.remove(id)
+	return nil
+}

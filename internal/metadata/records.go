@@ -25,12 +25,21 @@ const (
 	// shutdown of a registered broker (Kafka's FenceBrokerRecord,
 	// UnfenceBrokerRecord and BrokerRegistrationChangeRecord in one).
 	TypeBrokerRegistrationChange RecordType = "BrokerRegistrationChange"
+	// TypeUnregisterBroker removes a decommissioned broker's registration.
+	TypeUnregisterBroker RecordType = "UnregisterBroker"
 )
 
 // Record is one metadata record. The concrete types are the *Record structs
 // of this file.
 type Record interface {
 	RecordType() RecordType
+}
+
+// UnregisterBrokerRecord removes the registration of a broker at epoch
+// BrokerEpoch (Kafka's UnregisterBrokerRecord).
+type UnregisterBrokerRecord struct {
+	BrokerID    int32
+	BrokerEpoch int64
 }
 
 // ClusterIDRecord is written once, by the first controller of a new
@@ -140,6 +149,7 @@ func (*ProducerIDsRecord) RecordType() RecordType     { return TypeProducerIDs }
 func (*BrokerRegistrationChangeRecord) RecordType() RecordType {
 	return TypeBrokerRegistrationChange
 }
+func (*UnregisterBrokerRecord) RecordType() RecordType { return TypeUnregisterBroker }
 
 // newRecord returns a zero record of the type and the highest version this
 // code reads, or nil for an unknown type.
@@ -163,6 +173,8 @@ func newRecord(t RecordType) (Record, int) {
 		return &ProducerIDsRecord{}, 0
 	case TypeBrokerRegistrationChange:
 		return &BrokerRegistrationChangeRecord{}, 0
+	case TypeUnregisterBroker:
+		return &UnregisterBrokerRecord{}, 0
 	}
 	return nil, 0
 }
