@@ -231,6 +231,26 @@ func (c replicaCluster) BrokerEpoch() int64 { return c.s.brokerEpoch.Load() }
 
 func (c replicaCluster) BrokerUsable(id int32) bool { return c.s.meta.Image().BrokerUsable(id) }
 
+// ThrottleRates are this broker's replication throttles: the dynamic
+// per-broker value, else the cluster default, else the static one.
+func (c replicaCluster) ThrottleRates() (leader, follower int64) {
+	return c.s.dynamicBrokerLong("leader.replication.throttled.rate"), c.s.dynamicBrokerLong("follower.replication.throttled.rate")
+}
+
+// dynamicBrokerLong is a broker config's effective integer value on this
+// broker.
+func (s *Server) dynamicBrokerLong(name string) int64 {
+	dyn := dynamicConfigs(s.meta.Image(), s.nodeID)
+	for _, set := range []map[string]string{dyn.Broker, dyn.Cluster} {
+		if v, ok := set[name]; ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return s.cfg.Int(name)
+}
+
 // AlterPartition sends ISR changes to the controller.
 func (c replicaCluster) AlterPartition(ctx context.Context, reqs []metadata.AlterPartitionRequest) ([]metadata.AlterPartitionResult, error) {
 	if len(reqs) == 0 {

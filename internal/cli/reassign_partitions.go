@@ -46,7 +46,10 @@ const reassignSynopsis = `  samsa reassign-partitions --bootstrap-server HOST:PO
         list the reassignments in flight
   Files: {"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2]}]}
   and, for --generate, {"version":1,"topics":[{"topic":"t"}]}.
-  --throttle is not supported yet (Samsa has no replication throttles).`
+  --throttle B/s with --execute bounds the catch-up traffic, as Kafka does
+  (leader/follower.replication.throttled.rate on the brokers involved,
+  the topics' leader/follower.replication.throttled.replicas); --verify
+  removes them once every reassignment of the file completed.`
 
 const reassignExamples = `  samsa reassign-partitions --bootstrap-server 127.0.0.1:9092 --generate --topics-to-move-json-file topics.json --broker-list 2,3
   samsa reassign-partitions --bootstrap-server 127.0.0.1:9092 --execute --reassignment-json-file plan.json
@@ -153,7 +156,7 @@ func runReassignPartitions(args []string, stdout, stderr io.Writer) error {
 		fs.String(&reassignFile, "reassignment-json-file", "file", "the reassignments, in Kafka's JSON format")
 		fs.String(&topicsFile, "topics-to-move-json-file", "file", `for --generate: {"version":1,"topics":[{"topic":"t"}]}`)
 		fs.String(&brokerList, "broker-list", "ids", "for --generate: the brokers to place the replicas on, 1,2,3")
-		fs.String(&throttle, "throttle", "bytes/s", "replication throttle (not supported yet)")
+		fs.String(&throttle, "throttle", "bytes/s", "with --execute: the replication throttle, in bytes per second")
 		fs.Bool(&additional, "additional", "execute even while other reassignments are in flight")
 		fs.Bool(&disableRack, "disable-rack-aware", "for --generate: ignore broker.rack")
 		if err := fs.parse(args, stdout); err != nil {
@@ -163,8 +166,16 @@ func runReassignPartitions(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		var throttleRate int64 = -1
 		if fs.Has("throttle") {
-			return errors.New("--throttle is not supported yet: Samsa has no replication throttles (leader/follower.replication.throttled.rate)")
+			if action != "execute" {
+				return fmt.Errorf("option \"throttle\" can't be used with action \"%s\"", action)
+			}
+			n, err := strconv.ParseInt(throttle, 10, 64)
+			if err != nil || n < 0 {
+				return fmt.Errorf("--throttle %q is not a number of bytes per second", throttle)
+			}
+			throttleRate = n
 		}
 		adm, ctx, done, err := c.adminSession(stderr)
 		if err != nil {
@@ -342,6 +353,13 @@ func runReassignPartitions(args []string, stdout, stderr io.Writer) error {
 				current = append(current, reassignmentTarget{Topic: t.Topic, Partition: t.Partition, Replicas: reps})
 			}
 			fmt.Fprintf(stdout, "Current partition replica assignment\n\n%s\n\nSave this to use as the --reassignment-json-file option during rollback\n", formatReassignmentJSON(current))
+			if throttleRate >= 0 {
+				fmt.Fprintln(stdout, "Warning: You must run --verify periodically, until the reassignment completes, to ensure the throttle is removed.")
+				if err := setThrottles(ctx, adm, throttleRate, current, targets); err != nil {
+					return c.describeErr("setting the throttles", err)
+				}
+				fmt.Fprintf(stdout, "The inter-broker throttle limit was set to %d B/s\n", throttleRate)
+			}
 			var req kadm.AlterPartitionAssignmentsReq
 			for _, t := range targets {
 				req.Assign(t.Topic, t.Partition, t.Replicas)
@@ -394,6 +412,14 @@ func runReassignPartitions(args []string, stdout, stderr io.Writer) error {
 			if inFlight > 0 {
 				return fmt.Errorf("%d reassignment(s) still in progress", inFlight)
 			}
+			// Everything is done: the throttles go, as Kafka's tool does.
+			brokers, err := clearThrottles(ctx, adm, topics)
+			if err != nil {
+				return c.describeErr("clearing the throttles", err)
+			}
+			fmt.Fprintf(stdout, "Clearing broker-level throttles on broker%s %s\n", plural(len(brokers)), joinIDs(brokers))
+			sort.Strings(topics)
+			fmt.Fprintf(stdout, "Clearing topic-level throttles on topic%s %s\n", plural(len(topics)), strings.Join(topics, ","))
 			return nil
 
 		case "cancel":
@@ -428,6 +454,93 @@ func runReassignPartitions(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+}
+
+// Throttle configs (Kafka's names).
+const (
+	leaderThrottleRate        = "leader.replication.throttled.rate"
+	followerThrottleRate      = "follower.replication.throttled.rate"
+	leaderThrottledReplicas   = "leader.replication.throttled.replicas"
+	followerThrottledReplicas = "follower.replication.throttled.replicas"
+)
+
+// setThrottles throttles the reassignments' catch-up: the rates on every
+// broker of the current and target replicas; the current replicas
+// throttled as senders (leader side), the new ones as fetchers (follower
+// side).
+func setThrottles(ctx context.Context, adm *kadm.Client, rate int64, current, targets []reassignmentTarget) error {
+	brokers := map[int32]bool{}
+	leaders, followers := map[string][]string{}, map[string][]string{}
+	cur := map[string][]int32{}
+	for _, c := range current {
+		key := fmt.Sprintf("%s-%d", c.Topic, c.Partition)
+		cur[key] = c.Replicas
+		for _, b := range c.Replicas {
+			brokers[b] = true
+			leaders[c.Topic] = append(leaders[c.Topic], fmt.Sprintf("%d:%d", c.Partition, b))
+		}
+	}
+	for _, t := range targets {
+		for _, b := range t.Replicas {
+			brokers[b] = true
+			if !slices.Contains(cur[fmt.Sprintf("%s-%d", t.Topic, t.Partition)], b) {
+				followers[t.Topic] = append(followers[t.Topic], fmt.Sprintf("%d:%d", t.Partition, b))
+			}
+		}
+	}
+	v := strconv.FormatInt(rate, 10)
+	var ids []int32
+	for b := range brokers {
+		ids = append(ids, b)
+	}
+	resp, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: leaderThrottleRate, Value: &v}, {Name: followerThrottleRate, Value: &v}}, ids...)
+	if err = alterErr(resp, err); err != nil {
+		return err
+	}
+	for topic, ls := range leaders {
+		lv, fv := strings.Join(ls, ","), strings.Join(followers[topic], ",")
+		cfgs := []kadm.AlterConfig{{Name: leaderThrottledReplicas, Value: &lv}}
+		if fv != "" {
+			cfgs = append(cfgs, kadm.AlterConfig{Name: followerThrottledReplicas, Value: &fv})
+		}
+		resp, err := adm.AlterTopicConfigs(ctx, cfgs, topic)
+		if err = alterErr(resp, err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clearThrottles removes the throttle rates from every live broker and the
+// throttled replicas from the topics; it returns the brokers.
+func clearThrottles(ctx context.Context, adm *kadm.Client, topics []string) ([]int32, error) {
+	md, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := md.Brokers.NodeIDs()
+	slices.Sort(ids)
+	del := []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: leaderThrottleRate}, {Op: kadm.DeleteConfig, Name: followerThrottleRate}}
+	resp, err := adm.AlterBrokerConfigs(ctx, del, ids...)
+	if err = alterErr(resp, err); err != nil {
+		return nil, err
+	}
+	tdel := []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: leaderThrottledReplicas}, {Op: kadm.DeleteConfig, Name: followerThrottledReplicas}}
+	tresp, err := adm.AlterTopicConfigs(ctx, tdel, topics...)
+	return ids, alterErr(tresp, err)
+}
+
+// alterErr is the first error of an alter configs call.
+func alterErr(rs kadm.AlterConfigsResponses, err error) error {
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Err != nil {
+			return fmt.Errorf("%s: %s", r.Name, kafkaErr(r.Err, r.ErrMessage))
+		}
+	}
+	return nil
 }
 
 // listAllReassignments lists every reassignment in flight (kadm's call

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 )
 
 // Broker configs. Names, types, defaults and bounds are Kafka 4.x's unless
@@ -307,6 +309,14 @@ var brokerDeclarations = []*Def{
 		Doc: "The longest a follower fetch waits for replica.fetch.min.bytes, in milliseconds; keep it below replica.lag.time.max.ms.",
 	},
 	{
+		Name: "leader.replication.throttled.rate", Type: Long, Default: ptr("9223372036854775807"), rule: atLeast(0), Importance: Medium, Scope: ClusterWide,
+		Doc: "The bytes per second this broker sends, as a leader, to out-of-sync followers of the replicas listed in leader.replication.throttled.replicas.",
+	},
+	{
+		Name: "follower.replication.throttled.rate", Type: Long, Default: ptr("9223372036854775807"), rule: atLeast(0), Importance: Medium, Scope: ClusterWide,
+		Doc: "The bytes per second this broker fetches, as an out-of-sync follower, for the replicas listed in follower.replication.throttled.replicas.",
+	},
+	{
 		Name: "replica.fetch.backoff.ms", Type: Int, Default: ptr("1000"), rule: atLeast(0), Importance: Medium,
 		Doc: "How long a follower waits after a fetch error, in milliseconds.",
 	},
@@ -541,4 +551,38 @@ func checkReplicaSelector(v string) error {
 // rack-aware selector (its class name, or its simple name).
 func RackAwareSelector(v string) bool {
 	return v == rackAwareSelectorClass || v == "RackAwareReplicaSelector"
+}
+
+// checkThrottledReplicas checks a throttled replicas list: "*", or
+// partition:broker pairs.
+func checkThrottledReplicas(v string) error {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "*" {
+		return nil
+	}
+	for _, e := range strings.Split(v, ",") {
+		p, b, ok := strings.Cut(strings.TrimSpace(e), ":")
+		if !ok {
+			return fmt.Errorf("%q is not partition:broker", e)
+		}
+		if _, err := strconv.ParseInt(p, 10, 32); err != nil {
+			return fmt.Errorf("%q: partition %q is not a number", e, p)
+		}
+		if _, err := strconv.ParseInt(b, 10, 32); err != nil {
+			return fmt.Errorf("%q: broker %q is not a number", e, b)
+		}
+	}
+	return nil
+}
+
+// Throttled reports whether a throttled replicas list (parsed) names the
+// replica of partition on broker.
+func Throttled(list []string, partition, broker int32) bool {
+	want := fmt.Sprintf("%d:%d", partition, broker)
+	for _, e := range list {
+		if e = strings.TrimSpace(e); e == "*" || e == want {
+			return true
+		}
+	}
+	return false
 }

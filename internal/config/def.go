@@ -152,6 +152,10 @@ type Def struct {
 	// config are the group it belongs to, in the same order, itself
 	// included; nil when it has none.
 	Synonyms []string
+	// Standalone marks a topic config that no broker config defaults
+	// (Kafka has a few: the throttled replicas lists); its default is its
+	// own.
+	Standalone bool
 	// Unused marks a config that is accepted and validated but not yet acted
 	// on by Samsa. The docs say so.
 	Unused bool

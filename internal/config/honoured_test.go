@@ -65,8 +65,10 @@ func TestDeclaredConfigsAreHonouredOrMarked(t *testing.T) {
 	}
 	// Derived fields read instead of their source.
 	derived := map[string][]string{
-		"cleanup.policy":            {"Compact", "Delete", "CleanupPolicy"},
-		"min.cleanable.dirty.ratio": {"MinCleanableDirtyRatio"},
+		"cleanup.policy":                          {"Compact", "Delete", "CleanupPolicy"},
+		"min.cleanable.dirty.ratio":               {"MinCleanableDirtyRatio"},
+		"leader.replication.throttled.replicas":   {"LeaderThrottledReplicas"},
+		"follower.replication.throttled.replicas": {"FollowerThrottledReplicas"},
 	}
 	topicRead := map[string]bool{}
 	for _, d := range TopicDefs() {

@@ -53,7 +53,7 @@ func register(into map[string]*Def, defs []*Def) []*Def {
 // name: log.roll.*, log.roll.jitter.*, log.retention.*, log.flush.interval.ms).
 func linkSynonyms() {
 	for _, t := range topicSorted {
-		if len(t.Synonyms) == 0 {
+		if len(t.Synonyms) == 0 && !t.Standalone {
 			panic("config: topic config without broker synonym: " + t.Name)
 		}
 		for i, s := range t.Synonyms {

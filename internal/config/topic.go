@@ -148,6 +148,10 @@ type Topic struct {
 	SegmentJitterMs        int64
 	SegmentMs              int64
 	UncleanLeaderElection  bool
+	// LeaderThrottledReplicas and FollowerThrottledReplicas are the
+	// throttled replicas lists ("partition:broker" or "*").
+	LeaderThrottledReplicas   []string
+	FollowerThrottledReplicas []string
 }
 
 // ResolveTopic computes the effective config of a topic. For each topic
@@ -215,6 +219,8 @@ func ResolveTopic(b *Broker, dyn Dynamic, topicOverrides map[string]string) (*To
 		SegmentMs:             i64("segment.ms"),
 		UncleanLeaderElection: bl("unclean.leader.election.enable"),
 	}
+	t.LeaderThrottledReplicas = splitList(vals["leader.replication.throttled.replicas"])
+	t.FollowerThrottledReplicas = splitList(vals["follower.replication.throttled.replicas"])
 	t.MinCleanableDirtyRatio, _ = strconv.ParseFloat(vals["min.cleanable.dirty.ratio"], 64)
 	for _, p := range t.CleanupPolicy {
 		t.Compact = t.Compact || p == "compact"

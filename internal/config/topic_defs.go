@@ -140,6 +140,14 @@ var topicDeclarations = []*Def{
 		Doc:      "The age at which the active segment is rolled even if not full, so that retention can delete or compact it, in milliseconds.",
 	},
 	{
+		Name: "leader.replication.throttled.replicas", Type: List, Default: ptr(""), rule: custom("[partition]:[broker],... or *", checkThrottledReplicas), Importance: Medium, Standalone: true,
+		Doc: "The replicas whose replication is throttled on the leader side (leader.replication.throttled.rate), as partition:broker pairs naming the broker that sends, or * for all; only followers outside the ISR are throttled.",
+	},
+	{
+		Name: "follower.replication.throttled.replicas", Type: List, Default: ptr(""), rule: custom("[partition]:[broker],... or *", checkThrottledReplicas), Importance: Medium, Standalone: true,
+		Doc: "The replicas whose replication is throttled on the follower side (follower.replication.throttled.rate), as partition:broker pairs naming the broker that fetches, or * for all; only followers outside the ISR are throttled.",
+	},
+	{
 		Name: "unclean.leader.election.enable", Type: Boolean, Default: ptr("false"), Importance: Medium,
 		Synonyms: []string{"unclean.leader.election.enable"},
 		Doc:      "Whether a replica outside the ISR may become leader as a last resort, at the risk of losing data.",

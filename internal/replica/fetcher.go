@@ -161,7 +161,16 @@ func (f *fetcher) request() (*kmsg.FetchRequest, map[tpKey]sent, time.Time) {
 	req.SessionID, req.SessionEpoch = 0, -1
 	asked := map[tpKey]sent{}
 	byTopic := map[[16]byte]int{}
+	_, rate := cfg.Cluster.ThrottleRates()
+	quotaLeft := f.m.followerQuota.allow(now, rate)
 	for p, fp := range f.mu.parts {
+		if !quotaLeft && p.followerThrottled() {
+			// The follower quota is spent: this partition waits for it.
+			if d := now.Add(100 * time.Millisecond); next.IsZero() || d.Before(next) {
+				next = d
+			}
+			continue
+		}
 		if now.Before(fp.delayUntil) {
 			if next.IsZero() || fp.delayUntil.Before(next) {
 				next = fp.delayUntil
@@ -239,6 +248,10 @@ func (f *fetcher) handle(resp *kmsg.FetchResponse, asked map[tpKey]sent) {
 			}
 			if !f.current(s) {
 				continue // moved to another leader or epoch meanwhile
+			}
+			if n := len(rp.RecordBatches); n > 0 && s.p.followerThrottled() {
+				_, rate := f.m.cfg.Cluster.ThrottleRates()
+				f.m.followerQuota.record(n, time.Now(), rate)
 			}
 			if err := f.apply(s, rp); err != nil {
 				f.delay(s.p, err)

@@ -50,6 +50,9 @@ type Cluster interface {
 	BrokerUsable(id int32) bool
 	// AlterPartition sends ISR changes to the controller.
 	AlterPartition(ctx context.Context, reqs []metadata.AlterPartitionRequest) ([]metadata.AlterPartitionResult, error)
+	// ThrottleRates are this broker's leader.replication.throttled.rate
+	// and follower.replication.throttled.rate (dynamic broker configs).
+	ThrottleRates() (leader, follower int64)
 }
 
 // Change is the new state of one hosted partition, from the metadata.
@@ -81,6 +84,9 @@ type Manager struct {
 	logger  *slog.Logger
 	metrics managerMetrics
 	alters  *alterSender
+	// leaderQuota and followerQuota are the replication throttles
+	// (throttle.go).
+	leaderQuota, followerQuota rateLimiter
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -255,16 +255,27 @@ func (p *Partition) ReadForFollower(replica int32, fetchOffset int64, currentLea
 	p.advanceHWLocked()
 	p.maybeProposeLocked(now)
 	out.HighWatermark, out.LogStartOffset = p.Log.HighWatermark(), p.Log.LogStartOffset()
+	throttled := p.leaderThrottledLocked(replica)
 	p.mu.Unlock()
 
 	if fetchOffset == leo {
 		return out, nil
+	}
+	var rate int64
+	if throttled {
+		rate, _ = p.m.cfg.Cluster.ThrottleRates()
+		if !p.m.leaderQuota.allow(now, rate) {
+			return out, nil // the quota is spent: nothing this time
+		}
 	}
 	rr, err := p.Log.ReadAlloc(fetchOffset, maxBytes, -1, true, alloc)
 	if err != nil {
 		return out, err
 	}
 	out.Records = rr.Records
+	if throttled {
+		p.m.leaderQuota.record(len(rr.Records), now, rate)
+	}
 	return out, nil
 }
 
