@@ -196,6 +196,10 @@ func answersNotController(resp kmsg.Response) bool {
 		return r.ErrorCode == nc
 	case *kmsg.UnregisterBrokerResponse:
 		return r.ErrorCode == nc
+	case *kmsg.AddRaftVoterResponse:
+		return r.ErrorCode == nc
+	case *kmsg.RemoveRaftVoterResponse:
+		return r.ErrorCode == nc
 	case *kmsg.ElectLeadersResponse:
 		if r.ErrorCode == nc {
 			return true

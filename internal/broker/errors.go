@@ -60,6 +60,8 @@ var errorMapping = []struct {
 	{metadata.ErrIneligibleReplica, kerr.IneligibleReplica},
 	{metadata.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
 	{metadata.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
+	{metadata.ErrDuplicateVoter, kerr.DuplicateVoter},
+	{metadata.ErrVoterNotFound, kerr.VoterNotFound},
 	{metadata.ErrPreferredLeaderNotAvailable, kerr.PreferredLeaderNotAvailable},
 	{metadata.ErrEligibleLeadersNotAvailable, kerr.EligibleLeadersNotAvailable},
 

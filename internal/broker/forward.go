@@ -65,6 +65,8 @@ func (s *Server) forward(r *request) kmsg.Response {
 		timeout = req.TimeoutMillis
 	case *kmsg.ListPartitionReassignmentsRequest:
 		timeout = req.TimeoutMillis
+	case *kmsg.AddRaftVoterRequest:
+		timeout = req.TimeoutMillis
 	}
 	ctx, cancel := s.requestContext(timeout)
 	defer cancel()
@@ -173,6 +175,14 @@ func failedAdminResponse(req kmsg.Request, code int16, err error) kmsg.Response 
 		return resp
 	case *kmsg.UnregisterBrokerRequest:
 		resp := req.ResponseKind().(*kmsg.UnregisterBrokerResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, msg
+		return resp
+	case *kmsg.AddRaftVoterRequest:
+		resp := req.ResponseKind().(*kmsg.AddRaftVoterResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, msg
+		return resp
+	case *kmsg.RemoveRaftVoterRequest:
+		resp := req.ResponseKind().(*kmsg.RemoveRaftVoterResponse)
 		resp.ErrorCode, resp.ErrorMessage = code, msg
 		return resp
 	case *kmsg.IncrementalAlterConfigsRequest:

@@ -216,3 +216,47 @@ func replicationRows(t *testing.T, bs []string, ok func(map[string][]string) boo
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestQuorumAddRemoveController grows the controller quorum of three
+// combined nodes by a fourth, controller-only node and shrinks it again,
+// with metadata-quorum add-controller and remove-controller.
+func TestQuorumAddRemoveController(t *testing.T) {
+	c := testbroker.StartCluster(t, 3)
+	boot := "--bootstrap-server=" + strings.Join(c.Addrs(), ",")
+	extra := c.NewExtra(4, "controller", 60*time.Second)
+	started := make(chan error, 1)
+	go func() { started <- extra.TryStart() }()
+	// The new controller waits to be added; its CONTROLLER listener is up
+	// once its metadata node opened.
+	waitFor(t, 30*time.Second, "add-controller to succeed", func() bool {
+		r := cliRun(t, "metadata-quorum", boot, "add-controller", "--controller-id", "4", "--controller-endpoint", "127.0.0.1:"+strconv.Itoa(extra.CPort))
+		if r.runErr != nil {
+			time.Sleep(200 * time.Millisecond)
+		}
+		return r.runErr == nil && strings.HasPrefix(r.out, "Added controller 4 ")
+	})
+	if err := <-started; err != nil {
+		t.Fatalf("the new controller did not start: %v", err)
+	}
+	voters := func() []string {
+		out := cliOK(t, "metadata-quorum", boot, "describe", "--status")
+		var ids []string
+		for _, m := range quorumVoter.FindAllStringSubmatch(out, -1) {
+			ids = append(ids, m[1])
+		}
+		return ids
+	}
+	waitFor(t, 10*time.Second, "four voters", func() bool { return slices.Equal(voters(), []string{"1", "2", "3", "4"}) })
+	if r := cliRun(t, "metadata-quorum", boot, "add-controller", "--controller-id", "4", "--controller-endpoint", "127.0.0.1:1"); r.runErr == nil || !strings.Contains(r.runErr.Error(), "DUPLICATE_VOTER") {
+		t.Fatalf("adding a voter twice: %v", r.runErr)
+	}
+	out := cliOK(t, "metadata-quorum", boot, "remove-controller", "--controller-id", "4")
+	if out != "Removed KRaft controller 4 with directory id AAAAAAAAAAAAAAAAAAAAAA\n" {
+		t.Fatalf("remove-controller: %q", out)
+	}
+	waitFor(t, 10*time.Second, "three voters", func() bool { return slices.Equal(voters(), []string{"1", "2", "3"}) })
+	if r := cliRun(t, "metadata-quorum", boot, "remove-controller", "--controller-id", "4"); r.runErr == nil || !strings.Contains(r.runErr.Error(), "VOTER_NOT_FOUND") {
+		t.Fatalf("removing a non-voter: %v", r.runErr)
+	}
+	extra.Stop()
+}

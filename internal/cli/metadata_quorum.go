@@ -6,12 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/config"
 )
 
 // samsa metadata-quorum is kafka-metadata-quorum.sh's describe: the state
@@ -31,7 +35,15 @@ func init() {
 
 const quorumSynopsis = `  samsa metadata-quorum --bootstrap-server HOST:PORT describe --status
   samsa metadata-quorum --bootstrap-server HOST:PORT describe --replication [--human-readable]
-  Needs a cluster that serves DescribeQuorum (Samsa, Apache Kafka in KRaft mode).`
+  samsa metadata-quorum --bootstrap-server HOST:PORT --command-config controller.properties add-controller
+  samsa metadata-quorum --bootstrap-server HOST:PORT add-controller --controller-id ID --controller-endpoint HOST:PORT
+  samsa metadata-quorum --bootstrap-server HOST:PORT remove-controller --controller-id ID
+  Needs a cluster that serves DescribeQuorum (Samsa, Apache Kafka in KRaft mode).
+  add-controller makes a running controller (process.roles=controller, its
+  controller.quorum.voters naming itself, an empty metadata dir) a voter:
+  as in Kafka, --command-config may be that controller's properties file,
+  whose node.id and CONTROLLER listener are used; remove-controller takes
+  one out (AddRaftVoter, RemoveRaftVoter).`
 
 const quorumExamples = `  samsa metadata-quorum --bootstrap-server 127.0.0.1:9092 describe --status
   samsa metadata-quorum --bootstrap-server 127.0.0.1:9092 describe --replication --human-readable`
@@ -43,16 +55,24 @@ func runMetadataQuorum(args []string, stdout, stderr io.Writer) error {
 	return runTool(func() error {
 		var c conn
 		var status, replication, human bool
+		var ctrlID int
+		var ctrlEndpoint, ctrlDir string
 		fs := newFlagSet("metadata-quorum", quorumSynopsis, quorumExamples)
 		c.addConnFlags(fs, "timeout", "command-config")
+		fs.Int(&ctrlID, "controller-id", "id", "with add-controller/remove-controller: the controller's node.id")
+		fs.String(&ctrlEndpoint, "controller-endpoint", "host:port", "with add-controller: its CONTROLLER listener")
+		fs.String(&ctrlDir, "controller-directory-id", "id", "with remove-controller: its directory id (ignored: Samsa's voters are node ids)")
 		fs.Bool(&status, "status", "with describe: a summary of the quorum")
 		fs.Bool(&replication, "replication", "with describe: each voter's and observer's replication state")
 		fs.Bool(&human, "human-readable", "with --replication: timestamps as 'N ms ago'")
 		if err := fs.parse(args, stdout); err != nil {
 			return err
 		}
+		if len(fs.args) == 1 && (fs.args[0] == "add-controller" || fs.args[0] == "remove-controller") {
+			return changeQuorum(&c, fs, fs.args[0], int32(ctrlID), ctrlEndpoint, stdout, stderr)
+		}
 		if len(fs.args) != 1 || fs.args[0] != "describe" {
-			return errors.New("give the describe subcommand (see samsa metadata-quorum --help)")
+			return errors.New("give the describe, add-controller or remove-controller subcommand (see samsa metadata-quorum --help)")
 		}
 		if status == replication {
 			return errors.New("one of --status or --replication must be specified with describe sub-command")
@@ -84,6 +104,83 @@ func runMetadataQuorum(args []string, stdout, stderr io.Writer) error {
 		}
 		return writeQuorumStatus(stdout, md.Cluster, q)
 	})
+}
+
+// changeQuorum runs add-controller or remove-controller.
+func changeQuorum(c *conn, fs *flagSet, cmd string, id int32, endpoint string, stdout, stderr io.Writer) error {
+	var listener kmsg.AddRaftVoterRequestListener
+	if cmd == "add-controller" && !fs.Has("controller-id") {
+		// Kafka's way: the controller's own properties file.
+		for _, path := range c.configs {
+			cfg, err := config.LoadBroker(path, nil)
+			if err != nil || !cfg.HasRole("controller") {
+				continue
+			}
+			id = cfg.NodeID()
+			ls, _ := cfg.Listeners()
+			for _, l := range ls {
+				if slices.Contains(cfg.ControllerListenerNames(), l.Name) {
+					endpoint = net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
+					listener.Name = l.Name
+					break
+				}
+			}
+		}
+		c.configs = nil // a server.properties is no client config
+	}
+	if !fs.Has("controller-id") && endpoint == "" {
+		return fmt.Errorf("%s needs --controller-id (and, to add, --controller-endpoint), or --command-config naming the controller's properties", cmd)
+	}
+	_, ctx, done, err := c.adminSession(stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if cmd == "add-controller" {
+		host, port, err := net.SplitHostPort(endpoint)
+		if err != nil {
+			return fmt.Errorf("--controller-endpoint %q: %v", endpoint, err)
+		}
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return fmt.Errorf("--controller-endpoint %q: bad port", endpoint)
+		}
+		if listener.Name == "" {
+			listener.Name = "CONTROLLER"
+		}
+		listener.Host, listener.Port = host, uint16(p)
+		req := kmsg.NewPtrAddRaftVoterRequest()
+		req.TimeoutMillis = int32(c.timeout.Milliseconds())
+		req.VoterID = id
+		req.Listeners = []kmsg.AddRaftVoterRequestListener{listener}
+		resp, err := req.RequestWith(ctx, c.cl)
+		if err != nil {
+			return c.describeErr("adding the controller", err)
+		}
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			return fmt.Errorf("adding controller %d: %s", id, kafkaErr(err, strDeref(resp.ErrorMessage)))
+		}
+		fmt.Fprintf(stdout, "Added controller %d with directory id %s and endpoints: %s://%s\n", id, "AAAAAAAAAAAAAAAAAAAAAA", listener.Name, endpoint)
+		return nil
+	}
+	req := kmsg.NewPtrRemoveRaftVoterRequest()
+	req.VoterID = id
+	resp, err := req.RequestWith(ctx, c.cl)
+	if err != nil {
+		return c.describeErr("removing the controller", err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return fmt.Errorf("removing controller %d: %s", id, kafkaErr(err, strDeref(resp.ErrorMessage)))
+	}
+	fmt.Fprintf(stdout, "Removed KRaft controller %d with directory id %s\n", id, "AAAAAAAAAAAAAAAAAAAAAA")
+	return nil
+}
+
+func strDeref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // quorumInfo is the answer for the metadata partition.

@@ -67,4 +67,8 @@ var (
 	ErrEligibleLeadersNotAvailable = errors.New("no eligible leader")
 	// ErrNoReassignmentInProgress: NO_REASSIGNMENT_IN_PROGRESS.
 	ErrNoReassignmentInProgress = errors.New("no reassignment in progress")
+	// ErrDuplicateVoter: DUPLICATE_VOTER.
+	ErrDuplicateVoter = errors.New("already a voter")
+	// ErrVoterNotFound: VOTER_NOT_FOUND.
+	ErrVoterNotFound = errors.New("not a voter")
 )

@@ -37,6 +37,9 @@ type Node struct {
 	c     *Cluster
 	// timeout bounds a start; 0: 60 s.
 	timeout time.Duration
+	// extra: started by TryStartExtra; a controller names itself among the
+	// voters (it joins through AddRaftVoter).
+	extra bool
 }
 
 // StartCluster starts n combined nodes with ids 1..n; overrides apply to
@@ -100,11 +103,15 @@ func (nd *Node) opts() []string {
 	if nd.controller() {
 		ls = append(ls, fmt.Sprintf("CONTROLLER://127.0.0.1:%d", nd.CPort))
 	}
+	voters := nd.c.voters()
+	if nd.extra && nd.controller() {
+		voters += fmt.Sprintf(",%d@127.0.0.1:%d", nd.ID, nd.CPort)
+	}
 	return append([]string{
 		fmt.Sprintf("node.id=%d", nd.ID),
 		"process.roles=" + nd.Roles,
 		"listeners=" + strings.Join(ls, ","),
-		"controller.quorum.voters=" + nd.c.voters(),
+		"controller.quorum.voters=" + voters,
 		"log.dirs=" + nd.Dir,
 		"samsa.http.listener=127.0.0.1:0",
 	}, nd.overrides()...)
@@ -114,9 +121,16 @@ func (nd *Node) opts() []string {
 // id and roles of the caller's choice (a duplicate node.id, say), its own
 // dir and ports, within timeout. The node is stopped at cleanup.
 func (c *Cluster) TryStartExtra(id int32, roles string, timeout time.Duration) (*Node, error) {
-	nd := &Node{ID: id, Roles: roles, Dir: filepath.Join(c.t.TempDir(), "extra"), Port: FreePort(c.t), CPort: FreePort(c.t), c: c, timeout: timeout}
-	c.t.Cleanup(nd.Stop)
+	nd := c.NewExtra(id, roles, timeout)
 	return nd, nd.tryStart()
+}
+
+// NewExtra is TryStartExtra without the start (its ports are known
+// before; TryStart starts it).
+func (c *Cluster) NewExtra(id int32, roles string, timeout time.Duration) *Node {
+	nd := &Node{ID: id, Roles: roles, Dir: filepath.Join(c.t.TempDir(), "extra"), Port: FreePort(c.t), CPort: FreePort(c.t), c: c, timeout: timeout, extra: true}
+	c.t.Cleanup(nd.Stop)
+	return nd
 }
 
 func (nd *Node) overrides() []string {
