@@ -408,7 +408,10 @@ func (p *Partition) truncateDiverging(leader, leaderEpoch, epoch int32, endOffse
 		}
 	}
 	if target >= leo {
-		return nil
+		// No batch to cut; TruncateTo still drops an empty trailing
+		// epoch (one this broker led at without appending), which is
+		// what diverged.
+		return p.Log.TruncateTo(leo)
 	}
 	p.m.logger.Warn("truncating diverging log", "partition", p.TP, "leader", leader, "leader.epoch", leaderEpoch,
 		"diverging.epoch", epoch, "diverging.end", endOffset, "log.end", leo, "to", target)

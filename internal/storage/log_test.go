@@ -550,3 +550,36 @@ func TestClosedLog(t *testing.T) {
 		t.Fatalf("read closed log: %v", err)
 	}
 }
+
+// TestTruncateDropsEmptyTrailingEpoch: a broker that became leader at an
+// epoch (AssignEpoch) and appended nothing before losing the leadership
+// keeps that epoch at its log end; truncating to the log end as a
+// follower drops it (Kafka's truncateTo), so its last fetched epoch is the
+// one its batches have and its new leader can answer it. (The cluster
+// chaos test found a follower stuck forever on such an epoch.)
+func TestTruncateDropsEmptyTrailingEpoch(t *testing.T) {
+	m, l, dir := newTestLog(t, testConfig())
+	for i := 0; i < 3; i++ {
+		mustAppend(t, l, batchSpec{records: 2}, 0, t0)
+	}
+	l.AssignEpoch(4)
+	if e := l.LatestEpoch(); e != 4 {
+		t.Fatalf("latest epoch %d after AssignEpoch(4)", e)
+	}
+	if err := l.TruncateTo(l.LogEndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if e := l.LatestEpoch(); e != 0 {
+		t.Fatalf("latest epoch %d after truncating to the log end, want 0 (the batches')", e)
+	}
+	if l.LogEndOffset() != 6 {
+		t.Fatalf("truncating to the log end cut batches: LEO %d", l.LogEndOffset())
+	}
+	// And it stays so across a restart (the checkpoint was written).
+	m.Close()
+	m2, l2 := reopen(t, dir)
+	defer m2.Close()
+	if e := l2.LatestEpoch(); e != 0 {
+		t.Fatalf("latest epoch %d after a restart", e)
+	}
+}

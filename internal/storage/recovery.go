@@ -602,6 +602,16 @@ func (l *Log) truncateLocked(offset int64, full bool) error {
 		return fmt.Errorf("%w: truncate to %d", ErrOffsetOutOfRange, offset)
 	}
 	if offset >= l.leo.Load() && !full {
+		// Nothing to cut, but an epoch the log ends with and has no
+		// batch of (this broker became leader at it and appended
+		// nothing) goes, as in Kafka's truncateTo: a follower whose last
+		// epoch its new leader never had would otherwise be told it
+		// diverges at its own log end, forever.
+		if l.mu.epochs.truncateFromEnd(l.leo.Load()) {
+			if err := l.mu.epochs.persist(); err != nil {
+				return storageErr("write leader-epoch-checkpoint", err)
+			}
+		}
 		return nil
 	}
 	segs := l.mu.segs
