@@ -338,7 +338,7 @@ func TestMetadataQuorum(t *testing.T) {
 		t.Fatalf("replication: %v %q", r.runErr, r.out)
 	}
 	wantOneLineErr(t, cliRun(t, "metadata-quorum", append(bs, "describe")...), "one of --status or --replication")
-	wantOneLineErr(t, cliRun(t, "metadata-quorum", append(bs, "--status")...), "describe subcommand")
+	wantOneLineErr(t, cliRun(t, "metadata-quorum", append(bs, "--status")...), "describe, add-controller or remove-controller subcommand")
 }
 
 func TestQuorumFormats(t *testing.T) {
