@@ -30,6 +30,8 @@ type loadFlags struct {
 	records    int64
 	size       int
 	linger     time.Duration
+	replicas   int // replication factor of the topics it creates
+	minISR     int // min.insync.replicas of those topics (0: the broker's)
 }
 
 func newLoadFlags(name string) *loadFlags {
@@ -43,6 +45,8 @@ func newLoadFlags(name string) *loadFlags {
 	f.fs.Int64Var(&f.records, "records", 100000, "records")
 	f.fs.IntVar(&f.size, "size", 1024, "record size in bytes")
 	f.fs.DurationVar(&f.linger, "linger", 5*time.Millisecond, "producer linger (Kafka)")
+	f.fs.IntVar(&f.replicas, "replicas", 1, "replication factor of the topic (Kafka; a cluster: -addr a,b,c)")
+	f.fs.IntVar(&f.minISR, "min-insync", 0, "min.insync.replicas of the topic (0: the broker's default)")
 	return f
 }
 
@@ -118,10 +122,11 @@ func randomPayload(n int) []byte {
 // kafkaClient is the one client configuration of every Kafka-protocol
 // workload: acks=all, idempotent (kgo's default with acks=all), linger
 // 5 ms, no compression (the payloads are random), 32 MiB of buffer (the
-// Java producer's buffer.memory).
+// Java producer's buffer.memory). addr may list several brokers, comma
+// separated (a cluster).
 func kafkaClient(addr string, extra ...kgo.Opt) (*kgo.Client, error) {
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(addr),
+		kgo.SeedBrokers(strings.Split(addr, ",")...),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(5 * time.Millisecond), // W4 overrides it with -linger
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
@@ -135,8 +140,31 @@ func kafkaClient(addr string, extra ...kgo.Opt) (*kgo.Client, error) {
 // createTopic creates a topic (ignoring "already exists") and waits until
 // every partition has a leader in the metadata.
 func createTopic(ctx context.Context, cl *kgo.Client, topic string, partitions int) error {
+	return createTopicRF(ctx, cl, topic, partitions, 1, 0)
+}
+
+// createTopicFlags creates f's topic with f's replication.
+func createTopicFlags(ctx context.Context, cl *kgo.Client, f *loadFlags) error {
+	return createTopicRF(ctx, cl, f.topic, f.partitions, f.replicas, f.minISR)
+}
+
+// createTopicRF is createTopic with a replication factor and, when minISR
+// > 0, min.insync.replicas; with rf > 1 it first waits until rf brokers
+// are registered (a cluster just started), and then until every partition
+// has rf in-sync replicas.
+func createTopicRF(ctx context.Context, cl *kgo.Client, topic string, partitions, rf, minISR int) error {
 	adm := kadm.NewClient(cl)
-	resp, err := adm.CreateTopic(ctx, int32(partitions), 1, nil, topic)
+	var configs map[string]*string
+	if minISR > 0 {
+		v := strconv.Itoa(minISR)
+		configs = map[string]*string{"min.insync.replicas": &v}
+	}
+	if rf > 1 {
+		if err := waitBrokers(ctx, adm, rf); err != nil {
+			return err
+		}
+	}
+	resp, err := adm.CreateTopic(ctx, int32(partitions), int16(rf), configs, topic)
 	if err != nil && !strings.Contains(err.Error(), "TOPIC_ALREADY_EXISTS") {
 		return fmt.Errorf("create %s: %w", topic, err)
 	}
@@ -149,7 +177,7 @@ func createTopic(ctx context.Context, cl *kgo.Client, topic string, partitions i
 			if t, ok := md.Topics[topic]; ok && t.Err == nil && len(t.Partitions) == partitions {
 				ready := true
 				for _, p := range t.Partitions {
-					if p.Leader < 0 || p.Err != nil {
+					if p.Leader < 0 || p.Err != nil || len(p.ISR) < rf {
 						ready = false
 					}
 				}

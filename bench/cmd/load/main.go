@@ -10,9 +10,10 @@
 //	load many     -addr A -partitions 10000 -records-per-partition K -pid PID
 //	load fill     -addr A -topic T -partitions 8 -bytes B -size 16384
 //	load ready    -addr A -topic T -since UNIXNANO
+//	load failover -addr A,B,C -nodes 1=PID,2=PID,3=PID -signal KILL|TERM -topic T -replicas 3 -min-insync 2
 //	load report   -in results.jsonl -png out.png -meta "machine line"
 //	load evict    -dir D (drops D's files from the page cache)
-//	load freeport (prints a free loopback port)
+//	load freeport [N] (prints N free loopback ports, default 1)
 //
 // LOAD_CPUPROFILE=file writes a CPU profile of the load generator itself
 // (to see how much of the machine the client takes).
@@ -23,6 +24,7 @@ import (
 	"net"
 	"os"
 	"runtime/pprof"
+	"strconv"
 )
 
 // result is one JSON line: a workload's figures for one broker.
@@ -35,7 +37,7 @@ type result struct {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: load produce|consume|e2e|many|fill|ready|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: load produce|consume|e2e|many|fill|ready|failover|report [flags]")
 		os.Exit(2)
 	}
 	if p := os.Getenv("LOAD_CPUPROFILE"); p != "" {
@@ -67,27 +69,39 @@ func run(cmd string, args []string) error {
 		err = runFill(args)
 	case "ready":
 		err = runReady(args)
+	case "failover":
+		err = runFailover(args)
 	case "report":
 		err = runReport(args)
 	case "evict":
 		err = runEvict(args)
 	case "freeport":
-		err = runFreePort()
+		err = runFreePort(args)
 	default:
 		err = fmt.Errorf("unknown subcommand %q", cmd)
 	}
 	return err
 }
 
-// runFreePort prints a loopback port nothing listens on (the script starts
+// runFreePort prints loopback ports nothing listens on (the script starts
 // brokers on ports of its own rather than fixed ones, which other work on
-// the machine may hold).
-func runFreePort() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+// the machine may hold), one per line: N distinct ports, all held open
+// until every one is chosen.
+func runFreePort(args []string) error {
+	n := 1
+	if len(args) > 0 {
+		var err error
+		if n, err = strconv.Atoi(args[0]); err != nil || n < 1 {
+			return fmt.Errorf("freeport %q: a count", args[0])
+		}
 	}
-	defer ln.Close()
-	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	}
 	return nil
 }

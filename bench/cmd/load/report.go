@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -19,17 +20,34 @@ var brokers = []string{"samsa", "kfake", "nats"}
 
 // metricOrder lists each workload's figures in table order.
 var metricOrder = map[string][]string{
-	"W1": {"records/s", "MB/s", "p50 ms", "p99 ms"},
-	"W2": {"records/s", "MB/s", "p50 ms", "p99 ms"},
-	"W3": {"MB/s", "records/s"},
-	"W4": {"p50 ms", "p99 ms", "p99.9 ms", "achieved MB/s"},
-	"W5": {"partitions", "create sec", "RSS idle MiB", "RSS created MiB", "RSS after prod. MiB", "produce records/s"},
-	"W6": {"filled GB", "fill MB/s", "recovery sec", "records written", "records kept"},
+	"W1":      {"records/s", "MB/s", "p50 ms", "p99 ms"},
+	"W2":      {"records/s", "MB/s", "p50 ms", "p99 ms"},
+	"W3":      {"MB/s", "records/s"},
+	"W4":      {"p50 ms", "p99 ms", "p99.9 ms", "achieved MB/s"},
+	"W5":      {"partitions", "create sec", "RSS idle MiB", "RSS created MiB", "RSS after prod. MiB", "produce records/s"},
+	"W6":      {"filled GB", "fill MB/s", "recovery sec", "records written", "records kept"},
+	"W7":      {"records/s", "MB/s", "x W1 MB/s", "p50 ms", "p99 ms"},
+	"W7-e2e":  {"p50 ms", "p99 ms", "p99.9 ms", "achieved MB/s"},
+	"W8-KILL": w8Metrics, "W8-KILL-ctl": w8Metrics,
+	"W8-TERM": w8Metrics, "W8-TERM-ctl": w8Metrics,
 }
+
+var w8Metrics = []string{"leader moved max sec",
+	"resume max sec, kgo default", "resume median sec, kgo default",
+	"resume max sec, md age 100ms", "resume median sec, md age 100ms",
+	"other gap max sec", "partitions moved", "victim was controller",
+	"records acked", "acked records lost", "records failed", "records read twice"}
+
+// worstOf are figures whose table value is the worst repetition's, not
+// the median: one lost record in any run is a loss.
+var worstOf = map[string]bool{"acked records lost": true, "records failed": true, "records read twice": true}
 
 var workloadTitle = map[string]string{
 	"W1": "W1 produce 1 KB", "W2": "W2 produce 100 B", "W3": "W3 consume W1 topic",
 	"W4": "W4 e2e at 50 MB/s", "W5": "W5 many partitions", "W6": "W6 SIGKILL recovery",
+	"W7": "W7 3 brokers RF=3 produce 1 KB", "W7-e2e": "W7 3 brokers RF=3 e2e 50 MB/s",
+	"W8-KILL": "W8 SIGKILL a leader", "W8-KILL-ctl": "W8 SIGKILL leader+controller",
+	"W8-TERM": "W8 SIGTERM a leader", "W8-TERM-ctl": "W8 SIGTERM leader+controller",
 }
 
 // target is one of issue 5's targets.
@@ -55,12 +73,34 @@ func maxTarget(w, m, text string, limit float64) target {
 	}}
 }
 
+func minTarget(w, m, text string, limit float64) target {
+	return target{w, m, text, func(v map[string]float64) (bool, bool) {
+		s, ok := v["samsa"]
+		return ok && s >= limit, ok
+	}}
+}
+
 var targets = []target{
 	ratioTarget("W1", "MB/s"),
 	ratioTarget("W3", "MB/s"),
 	maxTarget("W4", "p99 ms", "<= 5 ms", 5),
 	maxTarget("W5", "RSS after prod. MiB", "<= 1024 MiB", 1024),
 	maxTarget("W6", "recovery sec", "<= 5 s", 5),
+	minTarget("W7", "x W1 MB/s", ">= 0.5x W1", 0.5),
+	maxTarget("W7-e2e", "p99 ms", "<= 10 ms", 10),
+}
+
+func init() {
+	for _, w := range []string{"W8-KILL", "W8-KILL-ctl", "W8-TERM", "W8-TERM-ctl"} {
+		text, limit := "< 3 s", 2.999999
+		if strings.HasPrefix(w, "W8-TERM") {
+			text, limit = "< 1 s", 0.999999
+		}
+		targets = append(targets,
+			maxTarget(w, "resume max sec, kgo default", text, limit),
+			maxTarget(w, "resume max sec, md age 100ms", text, limit),
+			maxTarget(w, "acked records lost", "= 0", 0))
+	}
 }
 
 func runReport(args []string) error {
@@ -108,15 +148,22 @@ func runReport(args []string) error {
 			values[wl][m] = map[string]float64{}
 			for b, xs := range bs {
 				values[wl][m][b] = median(xs)
-				if len(xs) > 1 && m == "MB/s" {
+				if worstOf[m] {
+					values[wl][m][b] = slices.Max(xs)
+				}
+				if len(xs) > 1 && (m == "MB/s" || strings.HasPrefix(m, "resume max sec")) {
 					runs := make([]string, len(xs))
 					for i, x := range xs {
 						runs[i] = human(x)
 					}
-					notes[wl] = append(notes[wl], fmt.Sprintf("%s MB/s in %d runs: %s (table: median)", b, len(xs), strings.Join(runs, ", ")))
+					notes[wl] = append(notes[wl], fmt.Sprintf("%s %s in %d runs: %s (table: median)", b, m, len(xs), strings.Join(runs, ", ")))
 				}
 			}
 		}
+	}
+	// W7 next to the single-node W1 of the same run.
+	if w7, w1 := values["W7"]["MB/s"]["samsa"], values["W1"]["MB/s"]["samsa"]; w7 > 0 && w1 > 0 {
+		values["W7"]["x W1 MB/s"] = map[string]float64{"samsa": w7 / w1}
 	}
 	for _, n := range notes {
 		sort.Strings(n)
@@ -246,6 +293,10 @@ var panels = []panel{
 	{"W5", "RSS after prod. MiB", "W5 RSS MIB"},
 	{"W5", "create sec", "W5 CREATE SEC"},
 	{"W6", "recovery sec", "W6 RECOVERY SEC"},
+	{"W7", "MB/s", "W7 RF=3 PRODUCE MB/S"},
+	{"W7-e2e", "p99 ms", "W7 RF=3 E2E P99 MS"},
+	{"W8-KILL", "resume max sec, md age 100ms", "W8 SIGKILL RESUME SEC"},
+	{"W8-TERM", "resume max sec, md age 100ms", "W8 SIGTERM RESUME SEC"},
 }
 
 func drawChart(path, meta string, values map[string]map[string]map[string]float64) error {

@@ -59,7 +59,7 @@ func kafkaProduce(ctx context.Context, f *loadFlags, lat *latencies, rate float6
 		return 0, err
 	}
 	defer cl.Close()
-	if err := createTopic(ctx, cl, f.topic, f.partitions); err != nil {
+	if err := createTopicFlags(ctx, cl, f); err != nil {
 		return 0, err
 	}
 	payload := randomPayload(f.size)
@@ -350,7 +350,7 @@ func runE2E(args []string) error {
 		if err != nil {
 			return err
 		}
-		err = createTopic(ctx, cl, f.topic, f.partitions)
+		err = createTopicFlags(ctx, cl, f)
 		cl.Close()
 		if err != nil {
 			return err
