@@ -49,7 +49,14 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 
 	// Delayed fetch: wait for the high watermarks (a consumer) or the log
 	// ends (a follower) of the fetched partitions to move, then read
-	// again.
+	// again. An append between the read above and the registration below
+	// wakes nobody, so the waiter starts woken: the goroutine reads once
+	// more after registering (Kafka's purgatory: try, watch, try again).
+	// Without it a follower could sleep its whole max wait while acks=all
+	// produces wait on its log end (a stall found by bench W7).
+	if hook := s.fetchReadHook.Load(); hook != nil {
+		(*hook)()
+	}
 	w := replica.NewWaiter()
 	var watched []*replica.Partition
 	for _, k := range plan.keys {
@@ -62,6 +69,7 @@ func handleFetch(s *Server, r *request) kmsg.Response {
 			watched = append(watched, p)
 		}
 	}
+	w.Wake()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

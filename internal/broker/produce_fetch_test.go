@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -354,5 +355,42 @@ func TestIdempotentDuplicateGetsOriginalOffset(t *testing.T) {
 	cl = tb.client()
 	if dup := produce(0, pid.ProducerEpoch+1); dup.ErrorCode != 0 || dup.BaseOffset != 6 {
 		t.Fatalf("duplicate after restart: error %d offset %d, want 0 and 6", dup.ErrorCode, dup.BaseOffset)
+	}
+}
+
+// TestFetchWakesOnAppendBeforeWatch produces a record after a delayed
+// fetch's first read found nothing but before it registered for wakeups:
+// the fetch must still answer with it at once, not at its max wait.
+func TestFetchWakesOnAppendBeforeWatch(t *testing.T) {
+	tb := startBroker(t)
+	createTopic(t, tb, "race", 1, nil)
+	producer := tb.client()
+	produceN(t, producer, "race", 1) // connected and warm
+	var once sync.Once
+	hook := func() { once.Do(func() { produceN(t, producer, "race", 1) }) }
+	tb.srv.fetchReadHook.Store(&hook)
+
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = 11
+	req.MaxWaitMillis = 10000
+	req.MinBytes = 1
+	req.MaxBytes = 1 << 20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = "race", tb.topicID("race")
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.FetchOffset = 1 // past the first record: nothing to read yet
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	start := time.Now()
+	resp, err := req.RequestWith(context.Background(), tb.client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("fetch answered after %v: the append before its watch woke nobody", d)
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions[0].RecordBatches) == 0 {
+		t.Fatalf("fetch returned no records: %+v", resp)
 	}
 }

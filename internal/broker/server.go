@@ -72,6 +72,10 @@ type Server struct {
 	servingCh     chan struct{} // closed once Serve has finished
 	acceptOnce    sync.Once
 
+	// fetchReadHook, a test seam, runs between a delayed fetch's first
+	// read and its registering for wakeups; nil outside tests.
+	fetchReadHook atomic.Pointer[func()]
+
 	raftLn           *raftListener // broker-only nodes: raft arrives on the inter-broker listener
 	dialer           kclient.Dialer
 	lifecycleChannel *controllerChannel

@@ -344,6 +344,9 @@ type Waiter struct{ C chan struct{} }
 // NewWaiter returns a waiter.
 func NewWaiter() *Waiter { return &Waiter{C: make(chan struct{}, 1)} }
 
+// Wake marks w woken, as a change it waits for would.
+func (w *Waiter) Wake() { w.wake() }
+
 func (w *Waiter) wake() {
 	select {
 	case w.C <- struct{}{}:
