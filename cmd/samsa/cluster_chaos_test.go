@@ -48,6 +48,10 @@ import (
 //   - truncate: SIGKILL a node, cut the last KiBs off the active segment
 //     of one of its partitions (a lost unflushed tail, as after a power
 //     failure) and restart it: recovery and replication must repair it;
+//   - reassign: move a partition off one of its replicas and back under
+//     the load (the replica deletes its log, then copies the partition
+//     again from scratch and rejoins the ISR);
+//   - elect: a preferred leader election of every partition;
 //   - min-ISR: SIGKILL one node, wait until it left every ISR, SIGKILL a
 //     second one: a produce with acks=all to the survivor must fail
 //     (NOT_ENOUGH_REPLICAS or a timeout), and no acknowledgement may
@@ -78,13 +82,13 @@ import (
 //     replica is still out of an ISR (or a partition has no leader). The
 //     remaining faults are then skipped, but the checks above still run.
 //
-// A default run (6 faults and a min-ISR phase) takes about 80 s on two
-// cores; SAMSA_CLUSTER_CHAOS_ROUNDS=50 with -timeout 60m is a soak of
+// A default run (8 faults, each kind once, and a min-ISR phase) takes
+// about 100 s on two cores; SAMSA_CLUSTER_CHAOS_ROUNDS=50 with -timeout 60m is a soak of
 // about 10 minutes.
 //
 // SAMSA_CLUSTER_CHAOS_SEED=N replays a schedule (the seed is logged;
 // the moments of the faults, and so the nodes hit, still vary),
-// SAMSA_CLUSTER_CHAOS_ROUNDS=N runs N random faults (default 6, plus one
+// SAMSA_CLUSTER_CHAOS_ROUNDS=N runs N random faults (default 8, plus one
 // min-ISR phase per 10), SAMSA_CLUSTER_CHAOS_KEEP=DIR copies the nodes'
 // logs and data there when the test fails. Needs root and ip netns.
 func TestClusterChaos(t *testing.T) {
@@ -114,7 +118,7 @@ func clusterChaosParams(t *testing.T) (seed uint64, rounds int) {
 		}
 		seed = s
 	}
-	rounds = 6
+	rounds = 8
 	if v := os.Getenv("SAMSA_CLUSTER_CHAOS_ROUNDS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -128,7 +132,7 @@ func clusterChaosParams(t *testing.T) (seed uint64, rounds int) {
 // ccFault is one planned fault. The roles are resolved to nodes when it
 // runs (who leads what depends on the earlier faults).
 type ccFault struct {
-	action string // kill, stop, cut, bounce, truncate, rekill, min-isr
+	action string // kill, stop, cut, bounce, truncate, rekill, reassign, elect, min-isr
 	role   string // leader, follower, controller
 	part   int32  // the partition whose leader or follower is meant
 	pick   int    // which follower, which survivor
@@ -152,6 +156,10 @@ func (f ccFault) String() string {
 		return fmt.Sprintf("truncate %s of p%d: -%d bytes, restart after %v", f.role, f.part, f.cut, f.dur)
 	case "rekill":
 		return fmt.Sprintf("rekill leader of p%d and its successor, restart after %v", f.part, f.dur)
+	case "reassign":
+		return fmt.Sprintf("reassign p%d off one replica and back (pick %d)", f.part, f.pick)
+	case "elect":
+		return "preferred leader election of every partition"
 	}
 	who := f.role
 	if f.role != "controller" {
@@ -161,10 +169,10 @@ func (f ccFault) String() string {
 }
 
 // planFaults draws the schedule: the random actions in shuffled blocks of
-// all six (so the default run has each once), min-ISR phases at random
+// all eight (so the default run has each once), min-ISR phases at random
 // places, one per 10 rounds.
 func planFaults(rng *rand.Rand, rounds int) []ccFault {
-	actions := []string{"kill", "stop", "cut", "bounce", "truncate", "rekill"}
+	actions := []string{"kill", "stop", "cut", "bounce", "truncate", "rekill", "reassign", "elect"}
 	roles := []string{"leader", "follower", "controller"}
 	var out []ccFault
 	var perm []int
@@ -272,7 +280,7 @@ type chaosRun struct {
 	stale      []string            // committed offsets seen going back during a fault
 	phaseFrom  time.Time           // acks after this (and before phaseTo) are violations
 	phaseTo    time.Time
-	phaseAcks  []string
+	phaseAcks  []ccPhaseAck
 
 	// degraded: the cluster did not recover from a fault; the final
 	// checks wait less for it.
@@ -572,7 +580,7 @@ func (r *chaosRun) produceLoop(p int, prod *kgo.Client) {
 			}
 			r.ackedAt[k] = id
 			if !r.phaseFrom.IsZero() && now.After(r.phaseFrom) && (r.phaseTo.IsZero() || now.Before(r.phaseTo)) {
-				r.phaseAcks = append(r.phaseAcks, fmt.Sprintf("%s at partition %d offset %d (%s)", id, rec.Partition, rec.Offset, now.UTC().Format("15:04:05.000")))
+				r.phaseAcks = append(r.phaseAcks, ccPhaseAck{id, rec.Partition, rec.Offset, now})
 			}
 		})
 		if i%10 == 9 {
@@ -900,6 +908,10 @@ func (r *chaosRun) runFault(f ccFault) {
 		r.truncateFault(f)
 	case "rekill":
 		r.rekillFault(f)
+	case "reassign":
+		r.reassignFault(f)
+	case "elect":
+		r.electFault()
 	case "min-isr":
 		r.minISRPhase(f)
 	default:
@@ -972,6 +984,80 @@ func (r *chaosRun) rekillFault(f ccFault) {
 	second.start(r.t)
 	r.waitAllServing(3 * time.Minute)
 	r.event("nodes %d and %d serving again", first.id, second.id)
+}
+
+// reassignFault moves a partition off one of its replicas and back, under
+// the producers' load: first to the other two (the removed replica deletes
+// its log), then to all three again, so that replica copies the partition
+// from scratch as a follower and rejoins the ISR, when the reassignment
+// completes.
+func (r *chaosRun) reassignFault(f ccFault) {
+	st, ok := r.anyMetadata()[f.part]
+	if !ok || len(st.replicas) != ccNodes {
+		r.t.Fatalf("reassign: %s-%d has replicas %v", ccTopic, f.part, st.replicas)
+	}
+	drop := st.replicas[f.pick%len(st.replicas)]
+	keep := slices.DeleteFunc(slices.Clone(st.replicas), func(b int32) bool { return b == drop })
+	move := func(to []int32) {
+		var req kadm.AlterPartitionAssignmentsReq
+		req.Assign(ccTopic, f.part, to)
+		deadline := time.Now().Add(time.Minute)
+		for {
+			ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+			resp, err := r.adm.AlterPartitionAssignments(ctx, req)
+			cancel()
+			if err == nil && resp.Error() == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				r.t.Fatalf("reassign %s-%d to %v: %v %v", ccTopic, f.part, to, err, resp.Error())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		for {
+			if cur := r.anyMetadata()[f.part]; slices.Equal(sortedIDs(cur.replicas), sortedIDs(to)) && len(cur.isr) == len(to) {
+				return
+			}
+			if time.Now().After(deadline) {
+				r.t.Fatalf("reassign %s-%d to %v: not done in a minute: %+v", ccTopic, f.part, to, r.anyMetadata()[f.part])
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	r.event("reassigning %s-%d from %v to %v", ccTopic, f.part, st.replicas, keep)
+	move(keep)
+	back := append(slices.Clone(keep), drop)
+	r.event("reassigning %s-%d back to %v: node %d copies it again", ccTopic, f.part, back, drop)
+	move(back)
+	r.event("%s-%d on %v again", ccTopic, f.part, back)
+}
+
+func sortedIDs(ids []int32) []int32 {
+	s := slices.Clone(ids)
+	slices.Sort(s)
+	return s
+}
+
+// electFault runs a preferred leader election of every partition: the
+// leadership moves back to the first replicas (those the earlier faults
+// moved it off), under the producers' load.
+func (r *chaosRun) electFault() {
+	ctx, cancel := context.WithTimeout(r.ctx, 20*time.Second)
+	defer cancel()
+	res, err := r.adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, nil)
+	if err != nil {
+		r.t.Fatalf("preferred election: %v", err)
+	}
+	var moved []string
+	for _, ps := range res {
+		for _, p := range ps {
+			if p.Err == nil {
+				moved = append(moved, fmt.Sprintf("%s-%d", p.Topic, p.Partition))
+			}
+		}
+	}
+	sort.Strings(moved)
+	r.event("preferred leader election moved %v", moved)
 }
 
 // minISRPhase: with two of three nodes down, a produce with acks=all must
@@ -1113,16 +1199,70 @@ func (r *chaosRun) minISRPhase(f ccFault) {
 	}
 	r.mu.Lock()
 	r.phaseTo = time.Now()
-	phaseAcks := append([]string(nil), r.phaseAcks...)
+	phaseAcks := append([]ccPhaseAck(nil), r.phaseAcks...)
 	r.mu.Unlock()
-	for _, a := range phaseAcks {
-		r.violate("acknowledged below min.insync.replicas", "while only node %d was up, a producer got an acknowledgement for %s", s, a)
+	// An acknowledgement that arrives in the phase is right if the record
+	// reached node b before it died: a produce request answers once all
+	// its partitions are settled, so a record committed just before the
+	// kill may be answered seconds later, when another partition of the
+	// request timed out. The record must then be in b's log.
+	if len(phaseAcks) > 0 {
+		leos := r.copiedLogEnds(r.node(b))
+		for _, pa := range phaseAcks {
+			if pa.off >= leos[pa.part] {
+				r.violate("acknowledged below min.insync.replicas", "while only node %d was up, a producer got an acknowledgement for %s at partition %d offset %d (%s), which node %d (log end %d) never had",
+					s, pa.id, pa.part, pa.off, pa.at.UTC().Format("15:04:05.000"), b, leos[pa.part])
+			} else {
+				r.event("min-ISR phase: %s acknowledged at %s for partition %d offset %d, which node %d had before it died (log end %d): committed before the kill",
+					pa.id, pa.at.UTC().Format("15:04:05.000"), pa.part, pa.off, b, leos[pa.part])
+			}
+		}
 	}
 	r.event("min-ISR phase: %d of %d refused or timed out; restarting nodes %d and %d", refused, ccPartitions, a, b)
 	r.node(int32(a)).start(t)
 	r.node(b).start(t)
 	r.waitAllServing(3 * time.Minute)
 	r.event("min-ISR phase over: nodes %d and %d serving again", a, b)
+}
+
+// ccPhaseAck is an acknowledgement that arrived in a min-ISR phase.
+type ccPhaseAck struct {
+	id   string
+	part int32
+	off  int64
+	at   time.Time
+}
+
+// copiedLogEnds reads the log end offsets of the topic's partitions on a
+// dead node from a copy of its log dir (opening the dir itself would write
+// to it).
+func (r *chaosRun) copiedLogEnds(n *clusterNode) map[int32]int64 {
+	t := r.t
+	dst := t.TempDir()
+	entries, err := os.ReadDir(n.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), ccTopic+"-") {
+			continue
+		}
+		if err := os.CopyFS(filepath.Join(dst, e.Name()), os.DirFS(filepath.Join(n.dataDir, e.Name()))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := storage.OpenManager(storage.ManagerConfig{Dirs: []string{dst}, Now: time.Now(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("node %d: opening a copy of its log dir: %v", n.id, err)
+	}
+	defer m.Close()
+	out := map[int32]int64{}
+	for tp, l := range m.All() {
+		if tp.Topic == ccTopic {
+			out[tp.Partition] = l.LogEndOffset()
+		}
+	}
+	return out
 }
 
 // healAll undoes whatever is still broken: links, stopped and dead nodes.
