@@ -223,7 +223,7 @@ func (f *fetcher) send(req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, f.m.cfg.Fetch.MaxWait+f.m.cfg.Fetch.SocketTimeout)
 	defer cancel()
-	resp, err := f.conn.Request(ctx, req)
+	resp, err := f.conn.RequestReuse(ctx, req) // handle is done with it before the next fetch
 	if err != nil {
 		f.conn.Close()
 		f.conn = nil
