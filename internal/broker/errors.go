@@ -62,6 +62,8 @@ var errorMapping = []struct {
 	{metadata.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
 	{metadata.ErrDuplicateVoter, kerr.DuplicateVoter},
 	{metadata.ErrVoterNotFound, kerr.VoterNotFound},
+	{metadata.ErrInvalidFeatureUpdate, kerr.InvalidUpdateVersion},
+	{metadata.ErrUnsupportedFeatures, kerr.UnsupportedVersion},
 	{metadata.ErrPreferredLeaderNotAvailable, kerr.PreferredLeaderNotAvailable},
 	{metadata.ErrEligibleLeadersNotAvailable, kerr.EligibleLeadersNotAvailable},
 

@@ -20,6 +20,9 @@ func applyBatch(prev *Image, index uint64, recs []Record) (*Image, *Delta, error
 		}
 	}
 	next.Offset = index
+	if b.delta.Features {
+		next.FeaturesOffset = index
+	}
 	return &next, b.delta, nil
 }
 
@@ -32,6 +35,7 @@ type imageBuilder struct {
 	ownBrokers     bool
 	ownTopicMaps   bool
 	ownConfigs     bool
+	ownFeatures    bool
 	ownedTopics    map[[16]byte]bool
 	ownedResources map[ConfigResource]bool
 }
@@ -69,6 +73,8 @@ func (b *imageBuilder) apply(r Record, index uint64) error {
 		delete(b.next.Brokers, r.BrokerID)
 		b.delta.Brokers = true
 		return nil
+	case *FeatureLevelRecord:
+		return b.setFeature(r)
 	case *ProducerIDsRecord:
 		if r.NextBlockStart <= b.next.NextProducerID {
 			return fmt.Errorf("%w: producer id block start %d not above %d", ErrInvalidRecord, r.NextBlockStart, b.next.NextProducerID)
@@ -99,8 +105,36 @@ func (b *imageBuilder) registerBroker(r *RegisterBrokerRecord, index uint64) err
 		Rack:          rack,
 		Fenced:        r.Fenced,
 		Epoch:         int64(index),
+		Features:      maps.Clone(r.Features),
 	}
 	b.delta.Brokers = true
+	return nil
+}
+
+// setFeature finalizes a feature level. Any level is applied, also one
+// this build does not support (a newer controller's): every node must
+// reach the same image; broker registration refuses a broker that does
+// not support the finalized levels.
+func (b *imageBuilder) setFeature(r *FeatureLevelRecord) error {
+	if r.Name == "" || r.FeatureLevel < 0 {
+		return fmt.Errorf("%w: feature %q level %d", ErrInvalidRecord, r.Name, r.FeatureLevel)
+	}
+	if r.Name == FeatureMetadataVersion && r.FeatureLevel == 0 {
+		return fmt.Errorf("%w: metadata.version cannot be removed", ErrInvalidRecord)
+	}
+	if !b.ownFeatures {
+		b.next.Features = maps.Clone(b.next.Features)
+		if b.next.Features == nil {
+			b.next.Features = map[string]int16{}
+		}
+		b.ownFeatures = true
+	}
+	if r.FeatureLevel == 0 {
+		delete(b.next.Features, r.Name)
+	} else {
+		b.next.Features[r.Name] = r.FeatureLevel
+	}
+	b.delta.Features = true
 	return nil
 }
 

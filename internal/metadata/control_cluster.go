@@ -31,6 +31,9 @@ type BrokerRegistration struct {
 	ClusterID     string
 	Endpoints     []Endpoint
 	Rack          *string
+	// Features are the feature levels the broker supports (nil: not
+	// reported, taken as this build's).
+	Features map[string]FeatureRange
 }
 
 // HeartbeatRequest is one broker heartbeat.
@@ -202,6 +205,9 @@ func (c *controls) registerBroker(img *Image, req BrokerRegistration, live bool)
 	if img.ClusterID != "" && req.ClusterID != "" && req.ClusterID != img.ClusterID {
 		return nil, fmt.Errorf("%w: broker %d has cluster id %s, the cluster's is %s", ErrInconsistentClusterID, req.ID, req.ClusterID, img.ClusterID)
 	}
+	if err := unsupportedFinalized(img, req.Features); err != nil {
+		return nil, fmt.Errorf("broker %d cannot join: %w", req.ID, err)
+	}
 	var recs []Record
 	if old := img.Brokers[req.ID]; old != nil {
 		if old.IncarnationID != req.IncarnationID && live {
@@ -217,6 +223,7 @@ func (c *controls) registerBroker(img *Image, req BrokerRegistration, live bool)
 		Endpoints:     req.Endpoints,
 		Rack:          req.Rack,
 		Fenced:        true,
+		Features:      req.Features,
 	})
 	return recs, nil
 }

@@ -43,6 +43,13 @@ import (
 //	sessions timeout= [t=]             a new controller term's sessions
 //	expire [t=]                        fence the brokers whose session expired
 //	state                              every broker and partition
+//	bootstrap-features                 a new cluster's feature records
+//	features                           the finalized levels and their epoch
+//	update-features [validate-only]    updateFeatures; one input line per
+//	                                   update: name=level [upgrade|safe|unsafe]
+//
+// register takes the broker's supported feature levels as input lines,
+// name=min-max (none: not reported).
 //
 // A command that changes the image prints the brokers and partitions it
 // changed (a partition as topic-partition, replicas, leader and leader
@@ -158,6 +165,34 @@ func (h *controlHarness) run(c *scripttest.Case) string {
 		if out.Len() == 0 {
 			return "no session expired"
 		}
+	case "bootstrap-features":
+		h.apply(&out, BootstrapFeatureRecords())
+	case "features":
+		out.WriteString(featuresLine(h.img) + "\n")
+	case "update-features":
+		var ups []FeatureUpdate
+		for _, line := range c.Input {
+			f := strings.Fields(line)
+			var u FeatureUpdate
+			name, level, ok := strings.Cut(f[0], "=")
+			if _, err := fmt.Sscan(level, &u.Level); !ok || err != nil {
+				c.Fatalf("update %q: name=level", line)
+			}
+			u.Name, u.Type = name, FeatureUpgrade
+			if len(f) > 1 {
+				u.Type = map[string]int8{"upgrade": FeatureUpgrade, "safe": FeatureSafeDowngrade, "unsafe": FeatureUnsafeDowngrade, "bad": 7}[f[1]]
+			}
+			ups = append(ups, u)
+		}
+		recs, err := updateFeatures(h.img, ups)
+		switch {
+		case err != nil:
+			fmt.Fprintf(&out, "error: %v\n", err)
+		case c.Has("validate-only") || len(recs) == 0:
+			out.WriteString("no change\n")
+		default:
+			h.apply(&out, recs)
+		}
 	case "state":
 		for _, id := range h.img.BrokerIDs() {
 			fmt.Fprintln(&out, brokerLine(h.img.Brokers[id]))
@@ -205,6 +240,17 @@ func (h *controlHarness) heartbeat(c *scripttest.Case, out *strings.Builder) {
 // register is Node.RegisterBroker around controls.registerBroker.
 func (h *controlHarness) register(c *scripttest.Case, out *strings.Builder) {
 	req := BrokerRegistration{ID: int32(c.Int("id")), IncarnationID: incarnation(c.String("incarnation")), ClusterID: c.StringOr("cluster", "")}
+	for _, line := range c.Input {
+		var r FeatureRange
+		name, rng, _ := strings.Cut(strings.TrimSpace(line), "=")
+		if _, err := fmt.Sscanf(rng, "%d-%d", &r.Min, &r.Max); err != nil {
+			c.Fatalf("feature range %q: name=min-max", line)
+		}
+		if req.Features == nil {
+			req.Features = map[string]FeatureRange{}
+		}
+		req.Features[name] = r
+	}
 	live := h.sessions.alive(req.ID, h.now, h.timeout)
 	recs, err := h.ctl.registerBroker(h.img, req, live)
 	if err != nil {
@@ -278,9 +324,26 @@ func (h *controlHarness) apply(out *strings.Builder, recs []Record) {
 			}
 		}
 	}
+	if !reflect.DeepEqual(prev.Features, next.Features) {
+		fmt.Fprintln(out, featuresLine(next))
+		changed = true
+	}
 	if !changed {
 		out.WriteString("no change\n")
 	}
+}
+
+// featuresLine shows the finalized feature levels, by name, and their
+// epoch.
+func featuresLine(im *Image) string {
+	levels, epoch := im.FinalizedFeatures()
+	var b strings.Builder
+	b.WriteString("features:")
+	for _, name := range sortedKeys(levels) {
+		fmt.Fprintf(&b, " %s=%s", name, FeatureLevelString(name, levels[name]))
+	}
+	fmt.Fprintf(&b, " epoch=%d", epoch)
+	return b.String()
 }
 
 func brokerLine(b *Broker) string {

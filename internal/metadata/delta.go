@@ -25,6 +25,8 @@ type Delta struct {
 	BrokerConfigs bool
 	// Controller: the active controller changed.
 	Controller bool
+	// Features: a finalized feature level changed.
+	Features bool
 }
 
 func (d *Delta) touch(id [16]byte) {
@@ -43,6 +45,7 @@ func (d *Delta) Merge(o *Delta) {
 	d.Brokers = d.Brokers || o.Brokers
 	d.BrokerConfigs = d.BrokerConfigs || o.BrokerConfigs
 	d.Controller = d.Controller || o.Controller
+	d.Features = d.Features || o.Features
 	for id := range o.Topics {
 		d.touch(id)
 	}

@@ -69,6 +69,12 @@ var (
 	ErrNoReassignmentInProgress = errors.New("no reassignment in progress")
 	// ErrDuplicateVoter: DUPLICATE_VOTER.
 	ErrDuplicateVoter = errors.New("already a voter")
+	// ErrInvalidFeatureUpdate: INVALID_UPDATE_VERSION; an UpdateFeatures
+	// level that is not supported or not allowed (control_features.go).
+	ErrInvalidFeatureUpdate = errors.New("invalid update version")
+	// ErrUnsupportedFeatures: UNSUPPORTED_VERSION; a broker registers that
+	// does not support a finalized feature level.
+	ErrUnsupportedFeatures = errors.New("unsupported feature level")
 	// ErrVoterNotFound: VOTER_NOT_FOUND.
 	ErrVoterNotFound = errors.New("not a voter")
 )

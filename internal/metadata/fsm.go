@@ -140,6 +140,8 @@ type snapshotImage struct {
 	Brokers        []*Broker
 	Topics         []*Topic
 	Configs        []snapshotConfigs
+	Features       map[string]int16 `json:",omitempty"`
+	FeaturesOffset uint64           `json:",omitempty"`
 }
 
 type snapshotConfigs struct {
@@ -153,6 +155,8 @@ func newSnapshotImage(im *Image) *snapshotImage {
 		ClusterID:      im.ClusterID,
 		Offset:         im.Offset,
 		NextProducerID: im.NextProducerID,
+		Features:       im.Features,
+		FeaturesOffset: im.FeaturesOffset,
 	}
 	for _, id := range im.BrokerIDs() {
 		s.Brokers = append(s.Brokers, im.Brokers[id])
@@ -176,6 +180,10 @@ func (s *snapshotImage) image() (*Image, error) {
 	im.ClusterID = s.ClusterID
 	im.Offset = s.Offset
 	im.NextProducerID = s.NextProducerID
+	if len(s.Features) > 0 {
+		im.Features = s.Features
+	}
+	im.FeaturesOffset = s.FeaturesOffset
 	for _, b := range s.Brokers {
 		im.Brokers[b.ID] = b
 	}

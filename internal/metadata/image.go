@@ -42,6 +42,12 @@ type Image struct {
 	Configs map[ConfigResource]map[string]string
 	// NextProducerID is the first producer id not yet handed out.
 	NextProducerID int64
+	// Features are the finalized feature levels (above 0 only), with
+	// metadata.version once the log has feature records (features.go).
+	Features map[string]int16
+	// FeaturesOffset is the raft index of the last entry that changed a
+	// feature level, 0 before the first.
+	FeaturesOffset uint64
 }
 
 // Topic is one topic. Partitions[i].Partition == i.
@@ -85,6 +91,9 @@ type Broker struct {
 	InControlledShutdown bool
 	// Epoch is the raft index of the broker's latest registration.
 	Epoch int64
+	// Features are the feature levels the broker supports, nil when its
+	// registration predates feature versions (then taken as this build's).
+	Features map[string]FeatureRange `json:",omitempty"`
 }
 
 // Usable reports whether the broker may lead partitions and join ISRs.

@@ -552,7 +552,8 @@ func (n *Node) acquire(ctx context.Context) (release func(), err error) {
 // ensureLeaderReady runs once per raft term on the leader, holding the
 // controller semaphore: a barrier makes sure every entry of earlier terms
 // is applied before the controller validates against the image, and a new
-// cluster gets its ClusterID record.
+// cluster gets its ClusterID record and its feature levels (a cluster
+// formed before feature versions gets the default levels once).
 func (n *Node) ensureLeaderReady(ctx context.Context) error {
 	term := n.raft.CurrentTerm()
 	if n.readyTerm == term {
@@ -567,10 +568,19 @@ func (n *Node) ensureLeaderReady(ctx context.Context) error {
 		if id == "" {
 			id = NewClusterID()
 		}
-		if err := n.propose(ctx, [][]Record{{&ClusterIDRecord{ClusterID: id}}})[0]; err != nil {
+		// A new cluster finalizes its features with its id.
+		recs := append([]Record{&ClusterIDRecord{ClusterID: id}}, BootstrapFeatureRecords()...)
+		if err := n.propose(ctx, [][]Record{recs})[0]; err != nil {
 			return err
 		}
 		n.log.Info("new cluster", "cluster.id", n.Image().ClusterID)
+	} else if !n.Image().FeaturesFinalized() {
+		// A cluster formed before feature versions: its defaults are
+		// finalized once.
+		if err := n.propose(ctx, [][]Record{BootstrapFeatureRecords()})[0]; err != nil {
+			return err
+		}
+		n.log.Info("finalized the default feature levels")
 	}
 	n.readyTerm = term
 	return nil

@@ -27,6 +27,8 @@ const (
 	TypeBrokerRegistrationChange RecordType = "BrokerRegistrationChange"
 	// TypeUnregisterBroker removes a decommissioned broker's registration.
 	TypeUnregisterBroker RecordType = "UnregisterBroker"
+	// TypeFeatureLevel finalizes the level of a feature (features.go).
+	TypeFeatureLevel RecordType = "FeatureLevel"
 )
 
 // Record is one metadata record. The concrete types are the *Record structs
@@ -40,6 +42,14 @@ type Record interface {
 type UnregisterBrokerRecord struct {
 	BrokerID    int32
 	BrokerEpoch int64
+}
+
+// FeatureLevelRecord finalizes a feature at a level (Kafka's
+// FeatureLevelRecord); level 0 removes the feature (metadata.version
+// cannot be removed).
+type FeatureLevelRecord struct {
+	Name         string
+	FeatureLevel int16
 }
 
 // ClusterIDRecord is written once, by the first controller of a new
@@ -68,6 +78,9 @@ type RegisterBrokerRecord struct {
 	Endpoints     []Endpoint
 	Rack          *string `json:",omitempty"`
 	Fenced        bool
+	// Features are the feature levels the broker supports (nil in
+	// registrations written before brokers reported them).
+	Features map[string]FeatureRange `json:",omitempty"`
 }
 
 // BrokerRegistrationChangeRecord changes the state of a registered broker
@@ -150,6 +163,7 @@ func (*BrokerRegistrationChangeRecord) RecordType() RecordType {
 	return TypeBrokerRegistrationChange
 }
 func (*UnregisterBrokerRecord) RecordType() RecordType { return TypeUnregisterBroker }
+func (*FeatureLevelRecord) RecordType() RecordType     { return TypeFeatureLevel }
 
 // newRecord returns a zero record of the type and the highest version this
 // code reads, or nil for an unknown type.
@@ -175,6 +189,8 @@ func newRecord(t RecordType) (Record, int) {
 		return &BrokerRegistrationChangeRecord{}, 0
 	case TypeUnregisterBroker:
 		return &UnregisterBrokerRecord{}, 0
+	case TypeFeatureLevel:
+		return &FeatureLevelRecord{}, 0
 	}
 	return nil, 0
 }
