@@ -213,6 +213,9 @@ func (c *conn) handle(frame []byte) bool {
 		return false
 	}
 	r := &request{hdr: hdr, req: req, c: c, sl: sl, start: time.Now()}
+	if ah.key == kmsg.Produce || ah.key == kmsg.Fetch {
+		c.s.lastDataRequest.Store(r.start.UnixNano())
+	}
 	if !c.enqueue(sl) {
 		return false
 	}

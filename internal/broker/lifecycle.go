@@ -180,6 +180,7 @@ func (s *Server) controlledShutdown() {
 		resp, err := s.heartbeat(ctx, true)
 		if err == nil && resp.ErrorCode == 0 && resp.ShouldShutdown {
 			s.logger.Info("controlled shutdown done: leaderships moved", "took", time.Since(start))
+			s.drainAfterShutdown()
 			return
 		}
 		select {
@@ -188,4 +189,48 @@ func (s *Server) controlledShutdown() {
 		}
 	}
 	s.logger.Warn("controlled shutdown did not complete; shutting down anyway", "after", time.Since(start))
+}
+
+// Drain bounds after a controlled shutdown: see drainAfterShutdown.
+const (
+	drainMax   = time.Second
+	drainQuiet = 200 * time.Millisecond
+)
+
+// drainAfterShutdown keeps the listeners open for a moment once the
+// controller has moved this broker's leaderships: until the broker has
+// applied the change (it leads nothing) and then until no produce or
+// fetch has arrived for drainQuiet, at most drainMax in all. Clients in
+// flight meanwhile get NOT_LEADER_OR_FOLLOWER with the new leader
+// (KIP-951, leader_hints.go) and move at once; closing the connections
+// right away left them to find the new leader by a metadata refresh,
+// which a default kgo producer does at most every 5 s.
+func (s *Server) drainAfterShutdown() {
+	others := false
+	for id, b := range s.meta.Image().Brokers {
+		others = others || (id != s.nodeID && !b.Fenced)
+	}
+	if !others {
+		return // no broker took anything over: nobody to send clients to
+	}
+	deadline := time.Now().Add(drainMax)
+	leads := func() bool { // a leadership the controller could move
+		for _, p := range s.replicas.All() {
+			if st := p.State(); st.IsLeader && len(st.ISR) > 1 {
+				return true
+			}
+		}
+		return false
+	}
+	for time.Now().Before(deadline) {
+		quiet := time.Since(time.Unix(0, s.lastDataRequest.Load())) >= drainQuiet
+		if quiet && !leads() {
+			return
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

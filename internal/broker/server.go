@@ -72,6 +72,10 @@ type Server struct {
 	servingCh     chan struct{} // closed once Serve has finished
 	acceptOnce    sync.Once
 
+	// lastDataRequest is when the last Produce or Fetch arrived (unix
+	// nanoseconds): the drain after a controlled shutdown watches it.
+	lastDataRequest atomic.Int64
+
 	// fetchReadHook, a test seam, runs between a delayed fetch's first
 	// read and its registering for wakeups; nil outside tests.
 	fetchReadHook atomic.Pointer[func()]

@@ -188,7 +188,10 @@ func (p *Partition) CommitError(offset int64, leaderEpoch int32) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.mu.ls == nil || p.mu.leaderEpoch != leaderEpoch {
-		return fmt.Errorf("%w: leadership changed while the append waited for its replicas", ErrNotLeader)
+		// Leadership changed while the append waited for its replicas:
+		// the answer names the current leader (KIP-951), so the client
+		// moves there at once instead of refreshing its metadata.
+		return p.notLeaderLocked()
 	}
 	if p.Log.HighWatermark() < offset {
 		return errPending
