@@ -1,15 +1,27 @@
 package broker
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/metadata"
 )
 
 // ApiVersions v0-v4.
 //
 // v1 adds throttle time, v3 is flexible and carries the client's software
 // name and version, v4 changes nothing on the wire (it tells the broker that
-// the client understands an UNSUPPORTED_VERSION answer at v4).
+// the client understands an UNSUPPORTED_VERSION answer at v4, and a
+// supported feature whose minimum level is 0).
+//
+// v3+ answers carry the feature versions (KIP-584): the levels this build
+// supports (metadata.SupportedFeatures; at v3, as Kafka does, without the
+// features whose minimum is 0, which older clients fail to parse), the
+// levels the cluster finalized (level 0 left out) and their epoch, the
+// metadata offset of their last change.
 //
 // A client may ask with a version newer than we serve; we then answer v0 with
 // UNSUPPORTED_VERSION and our key ranges, as Kafka does, and the client retries
@@ -27,7 +39,32 @@ func handleApiVersions(s *Server, r *request) kmsg.Response {
 	if req.Version >= 3 && !validClientSoftware(req.ClientSoftwareName, req.ClientSoftwareVersion) {
 		resp.ErrorCode = kerr.InvalidRequest.Code
 	}
+	if req.Version >= 3 {
+		fillFeatures(resp, s.meta.Image(), req.Version)
+	}
 	return resp
+}
+
+// fillFeatures adds the supported and finalized feature levels.
+func fillFeatures(resp *kmsg.ApiVersionsResponse, img *metadata.Image, version int16) {
+	for _, f := range metadata.SupportedFeatures() {
+		if version < 4 && f.Min == 0 {
+			continue
+		}
+		sf := kmsg.NewApiVersionsResponseSupportedFeature()
+		sf.Name, sf.MinVersion, sf.MaxVersion = f.Name, f.Min, f.Max
+		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+	}
+	levels, epoch := img.FinalizedFeatures()
+	resp.FinalizedFeaturesEpoch = epoch
+	for _, name := range slices.Sorted(maps.Keys(levels)) {
+		if levels[name] <= 0 {
+			continue
+		}
+		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = name, levels[name], levels[name]
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+	}
 }
 
 func fillApiVersions(resp *kmsg.ApiVersionsResponse, apis apiTable) {

@@ -15,9 +15,11 @@ import (
 // process, its cluster id (from meta.properties) and its listeners. The
 // answer is its broker epoch. A second process with the same node id
 // while the first still heartbeats gets DUPLICATE_BROKER_REGISTRATION;
-// log dirs of another cluster INCONSISTENT_CLUSTER_ID. v1 adds the ZK
-// migration flag, v2 log dirs, v3 the previous broker epoch, v4 nothing
-// that matters here.
+// log dirs of another cluster INCONSISTENT_CLUSTER_ID; a broker that does
+// not support a finalized feature level UNSUPPORTED_VERSION (its supported
+// levels are kept in its registration and bound UpdateFeatures). v1 adds
+// the ZK migration flag, v2 log dirs, v3 the previous broker epoch, v4
+// nothing that matters here.
 func init() { registerController(kmsg.BrokerRegistration, 0, 4, handleBrokerRegistration) }
 
 func handleBrokerRegistration(s *Server, r *request) kmsg.Response {
@@ -30,6 +32,12 @@ func handleBrokerRegistration(s *Server, r *request) kmsg.Response {
 		IncarnationID: req.IncarnationID,
 		ClusterID:     req.ClusterID,
 		Rack:          req.Rack,
+	}
+	for _, f := range req.Features {
+		if reg.Features == nil {
+			reg.Features = map[string]metadata.FeatureRange{}
+		}
+		reg.Features[f.Name] = metadata.FeatureRange{Min: f.MinSupportedVersion, Max: f.MaxSupportedVersion}
 	}
 	for _, l := range req.Listeners {
 		reg.Endpoints = append(reg.Endpoints, metadata.Endpoint{Name: l.Name, Host: l.Host, Port: int32(l.Port), SecurityProtocol: l.SecurityProtocol})

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 )
 
 // ConsumerGroupHeartbeat v0-v1 (KIP-848, the consumer group protocol).
@@ -20,20 +21,33 @@ import (
 // member that comes back). The coordinator assigns with its server-side
 // assignors ("uniform", "range"); see package group and docs/GROUPS.md.
 // The answer waits for the group's records to be appended to
-// __consumer_offsets.
+// __consumer_offsets. With the cluster's group.version at 0 (the feature
+// disabled) it answers UNSUPPORTED_VERSION, as Kafka does.
 func init() { register(kmsg.ConsumerGroupHeartbeat, 0, 1, handleConsumerGroupHeartbeat) }
 
 func handleConsumerGroupHeartbeat(s *Server, r *request) kmsg.Response {
 	req := r.req.(*kmsg.ConsumerGroupHeartbeatRequest)
 	client := groupClient(r)
-	err := s.groups.do(req.Group, func(now time.Time, sm *group.Shard) group.Effects {
-		return sm.ConsumerGroupHeartbeat(now, client, req, func(resp *kmsg.ConsumerGroupHeartbeatResponse) { r.done(resp) })
-	})
+	err := s.consumerProtocolEnabled()
+	if err == nil {
+		err = s.groups.do(req.Group, func(now time.Time, sm *group.Shard) group.Effects {
+			return sm.ConsumerGroupHeartbeat(now, client, req, func(resp *kmsg.ConsumerGroupHeartbeatResponse) { r.done(resp) })
+		})
+	}
 	if err != nil {
 		resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
 		resp.ErrorCode = errCode(err)
 		resp.ErrorMessage = errMessage(err)
 		return resp
+	}
+	return nil
+}
+
+// consumerProtocolEnabled is nil when the cluster's group.version enables
+// the consumer group protocol (KIP-848).
+func (s *Server) consumerProtocolEnabled() error {
+	if s.meta.Image().FeatureLevel(metadata.FeatureGroupVersion) < 1 {
+		return errConsumerProtocolDisabled
 	}
 	return nil
 }

@@ -13,7 +13,8 @@ import (
 // Reconciling, Stable), group epoch, target assignment epoch, assignor,
 // and each member's epoch, subscription, current and target assignment.
 // v1 adds each member's type (1: consumer protocol). An unknown group, or
-// a classic one, answers GROUP_ID_NOT_FOUND, as Kafka does.
+// a classic one, answers GROUP_ID_NOT_FOUND, as Kafka does; every group
+// UNSUPPORTED_VERSION while the cluster's group.version is 0.
 func init() { register(kmsg.ConsumerGroupDescribe, 0, 1, handleConsumerGroupDescribe) }
 
 func handleConsumerGroupDescribe(s *Server, r *request) kmsg.Response {
@@ -21,8 +22,11 @@ func handleConsumerGroupDescribe(s *Server, r *request) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
 	for _, id := range req.Groups {
 		var dg kmsg.ConsumerGroupDescribeResponseGroup
-		err := s.groups.read(id, func(sm *group.Shard) { dg = sm.DescribeConsumerGroup(id, req.Version) })
-		if id == "" {
+		err := s.consumerProtocolEnabled()
+		if err == nil {
+			err = s.groups.read(id, func(sm *group.Shard) { dg = sm.DescribeConsumerGroup(id, req.Version) })
+		}
+		if id == "" && err == nil {
 			err = kerr.InvalidGroupID
 		}
 		if err != nil {

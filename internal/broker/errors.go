@@ -90,6 +90,8 @@ var errorMapping = []struct {
 	// so a transactional producer fails at once instead of looking for a
 	// coordinator until its timeout.
 	{errNoTransactionCoordinator, kerr.UnsupportedVersion},
+	// As Kafka answers with group.version 0.
+	{errConsumerProtocolDisabled, kerr.UnsupportedVersion},
 	{errShuttingDown, kerr.NotLeaderForPartition},
 	{errNoController, kerr.NotController},
 	{errReplicationFactorChange, kerr.InvalidReplicationFactor},
@@ -102,6 +104,7 @@ var (
 	errTransactionsUnsupported  = errors.New("transactions are not supported yet")
 	errNoTransactionCoordinator = errors.New("transactions are not supported yet: there is no transaction coordinator")
 	errShuttingDown             = errors.New("broker is shutting down")
+	errConsumerProtocolDisabled = errors.New("the consumer group protocol (KIP-848) is disabled: the cluster's group.version is 0")
 	errReplicationFactorChange  = errors.New("the reassignment changes the replication factor and the request does not allow it")
 )
 

@@ -10,7 +10,8 @@ import (
 )
 
 // Admin requests that change the metadata (CreateTopics, DeleteTopics,
-// CreatePartitions, AlterConfigs, IncrementalAlterConfigs) are decided by
+// CreatePartitions, AlterConfigs, IncrementalAlterConfigs, UpdateFeatures
+// ...) are decided by
 // the active controller. Any broker takes them: one that is not the
 // controller forwards the request as it came to the controller's
 // CONTROLLER listener, where the same handler runs, and answers with the
@@ -66,6 +67,8 @@ func (s *Server) forward(r *request) kmsg.Response {
 	case *kmsg.ListPartitionReassignmentsRequest:
 		timeout = req.TimeoutMillis
 	case *kmsg.AddRaftVoterRequest:
+		timeout = req.TimeoutMillis
+	case *kmsg.UpdateFeaturesRequest:
 		timeout = req.TimeoutMillis
 	}
 	ctx, cancel := s.requestContext(timeout)
@@ -183,6 +186,10 @@ func failedAdminResponse(req kmsg.Request, code int16, err error) kmsg.Response 
 		return resp
 	case *kmsg.RemoveRaftVoterRequest:
 		resp := req.ResponseKind().(*kmsg.RemoveRaftVoterResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, msg
+		return resp
+	case *kmsg.UpdateFeaturesRequest:
+		resp := req.ResponseKind().(*kmsg.UpdateFeaturesResponse)
 		resp.ErrorCode, resp.ErrorMessage = code, msg
 		return resp
 	case *kmsg.IncrementalAlterConfigsRequest:

@@ -45,6 +45,11 @@ func (s *Server) registerBroker(ctx context.Context) error {
 	if rack, ok := s.cfg.Explicit("broker.rack"); ok && rack != "" {
 		req.Rack = &rack
 	}
+	for _, f := range metadata.SupportedFeatures() {
+		rf := kmsg.NewBrokerRegistrationRequestFeature()
+		rf.Name, rf.MinSupportedVersion, rf.MaxSupportedVersion = f.Name, f.Min, f.Max
+		req.Features = append(req.Features, rf)
+	}
 	logged := false
 	var refused error // the controller's last refusal, if any
 	for {
