@@ -38,7 +38,8 @@ const metadataShellSynopsis = `  samsa metadata-shell (--bootstrap-server HOST:P
     /brokers/ids/1, /brokers/topics/T, /brokers/topics/T/partitions/0/state,
     /controller, /cluster/id, /config/topics/T, /config/brokers/<default>,
     /admin/reassign_partitions (ZooKeeper's paths, JSON files)
-    /image/... (kafka-metadata-shell's layout of the KRaft image)
+    /image/... (kafka-metadata-shell's layout of the KRaft image, with
+    /image/features/metadataVersion and finalized_<feature>)
   Commands: ls [PATH], cd [PATH], pwd, cat PATH..., tree [PATH],
   find [PATH], help, exit. With a COMMAND it runs that one and exits;
   without, it reads commands from stdin.`
@@ -154,6 +155,17 @@ func buildShellTree(img *metadata.Image, online bool) *shellNode {
 		root.put("/controller", fmt.Sprintf(`{"version":2,"brokerid":%d}`, img.ControllerID))
 	}
 	root.put("/image/cluster/clusterId", img.ClusterID)
+	if img.FeaturesFinalized() {
+		// kafka-metadata-shell's layout: metadataVersion by name, the
+		// other finalized levels as finalized_<name>.
+		for name, level := range img.Features {
+			if name == metadata.FeatureMetadataVersion {
+				root.put("/image/features/metadataVersion", metadata.FeatureLevelString(name, level))
+			} else {
+				root.put("/image/features/finalized_"+name, strconv.Itoa(int(level)))
+			}
+		}
+	}
 	if !online {
 		root.put("/image/provenance/offset", strconv.FormatUint(img.Offset, 10))
 		root.put("/image/producerIds/nextProducerId", strconv.FormatInt(img.NextProducerID, 10))
@@ -332,6 +344,14 @@ func onlineImage(adm *kadm.Client, c *conn) (*metadata.Image, error) {
 			if len(set) > 0 {
 				img.Configs[metadata.ConfigResource{Type: metadata.ConfigResourceBroker}] = set
 			}
+		}
+	}
+	av := kmsg.NewPtrApiVersionsRequest()
+	av.ClientSoftwareName, av.ClientSoftwareVersion = "samsa-metadata-shell", "1"
+	if resp, err := av.RequestWith(ctx, c.cl); err == nil && resp.ErrorCode == 0 && len(resp.FinalizedFeatures) > 0 {
+		img.Features = map[string]int16{}
+		for _, f := range resp.FinalizedFeatures {
+			img.Features[f.Name] = f.MaxVersionLevel
 		}
 	}
 	if rs, err := listAllReassignments(ctx, c.cl); err == nil {

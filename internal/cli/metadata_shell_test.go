@@ -46,6 +46,9 @@ func TestMetadataShell(t *testing.T) {
 	if out := cliOK(t, "metadata-shell", boot, "find", "/image/topics/byName/shelled"); out != "/image/topics/byName/shelled\n/image/topics/byName/shelled/0\n/image/topics/byName/shelled/1\n/image/topics/byName/shelled/id\n/image/topics/byName/shelled/name\n" {
 		t.Fatalf("find: %q", out)
 	}
+	if out := cliOK(t, "metadata-shell", boot, "ls", "/image/features"); out != "finalized_group.version\nfinalized_kraft.version\nmetadataVersion\n" {
+		t.Fatalf("ls /image/features: %q", out)
+	}
 	if r := cliRun(t, "metadata-shell", boot, "cat", "/brokers/ids/9"); r.runErr == nil {
 		t.Fatal("cat of a missing path succeeded")
 	}
@@ -57,6 +60,9 @@ func TestMetadataShell(t *testing.T) {
 	out := cliOK(t, "metadata-shell", "--directory", dir, "cat", "/image/configs/TOPIC/shelled/retention.ms")
 	if out != "1234\n" {
 		t.Fatalf("offline config: %q", out)
+	}
+	if out := cliOK(t, "metadata-shell", "--directory", dir, "cat", "/image/features/metadataVersion"); out != "4.0-IV3\n" {
+		t.Fatalf("offline metadata.version: %q", out)
 	}
 	out = cliOK(t, "metadata-shell", "--directory", dir, "cat", "/image/cluster/brokers/3/fenced")
 	if out != "true\n" {
