@@ -288,7 +288,7 @@ func (s *Server) readFollowerPartition(replicaID int32, topic string, part int32
 	if p == nil {
 		return s.absentPartitionError(topic, part)
 	}
-	fr, err := p.ReadForFollower(replicaID, sp.fetchOffset, sp.currentLeaderEpoch, sp.lastFetchedEpoch, maxBytes, fb.alloc)
+	fr, err := p.ReadForFollower(replicaID, sp.fetchOffset, sp.currentLeaderEpoch, sp.lastFetchedEpoch, maxBytes, sendfileMinBytes, fb.alloc)
 	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = fr.HighWatermark, fr.HighWatermark, fr.LogStartOffset
 	if err != nil {
 		if fr.HighWatermark < 0 {
@@ -298,6 +298,9 @@ func (s *Server) readFollowerPartition(replicaID int32, topic string, part int32
 	}
 	rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = fr.DivergingEpoch, fr.DivergingEndOffset
 	rp.RecordBatches = fr.Records
+	if fr.Region != nil {
+		rp.RecordBatches = fb.addRegion(fr.Region)
+	}
 	return nil
 }
 

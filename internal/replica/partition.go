@@ -215,14 +215,19 @@ type FollowerRead struct {
 	// (at most) before fetching again, and got no records.
 	DivergingEpoch     int32
 	DivergingEndOffset int64
+	// Region, when set instead of Records, is the records as a range of
+	// the segment file to send without reading (sendfile); the caller
+	// releases it.
+	Region *storage.Region
 }
 
 // ReadForFollower serves a follower's fetch: it checks the leader epoch
 // and the follower's last fetched epoch (KIP-320: a diverging follower
 // gets the epoch and end offset to truncate to), records the follower's
 // progress (which may move the high watermark and propose an ISR
-// expansion), and reads from fetchOffset up to the log end.
-func (p *Partition) ReadForFollower(replica int32, fetchOffset int64, currentLeaderEpoch, lastFetchedEpoch int32, maxBytes int32, alloc func(int) []byte) (FollowerRead, error) {
+// expansion), and reads from fetchOffset up to the log end: as a Region
+// from minRegion bytes on (0: always Records), as Log.ReadRegion does.
+func (p *Partition) ReadForFollower(replica int32, fetchOffset int64, currentLeaderEpoch, lastFetchedEpoch int32, maxBytes int32, minRegion int64, alloc func(int) []byte) (FollowerRead, error) {
 	now := p.m.now()
 	out := FollowerRead{DivergingEpoch: -1, DivergingEndOffset: -1}
 	p.mu.Lock()
@@ -271,13 +276,25 @@ func (p *Partition) ReadForFollower(replica int32, fetchOffset int64, currentLea
 			return out, nil // the quota is spent: nothing this time
 		}
 	}
-	rr, err := p.Log.ReadAlloc(fetchOffset, maxBytes, -1, true, alloc)
+	var (
+		rr  storage.ReadResult
+		err error
+	)
+	if minRegion > 0 {
+		rr, out.Region, err = p.Log.ReadRegion(fetchOffset, maxBytes, -1, true, minRegion, alloc)
+	} else {
+		rr, err = p.Log.ReadAlloc(fetchOffset, maxBytes, -1, true, alloc)
+	}
 	if err != nil {
 		return out, err
 	}
 	out.Records = rr.Records
 	if throttled {
-		p.m.leaderQuota.record(len(rr.Records), now, rate)
+		n := int64(len(rr.Records))
+		if out.Region != nil {
+			n = out.Region.Len
+		}
+		p.m.leaderQuota.record(int(n), now, rate)
 	}
 	return out, nil
 }
