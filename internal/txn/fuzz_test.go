@@ -3,6 +3,9 @@ package txn
 import (
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // FuzzDecode feeds arbitrary keys and values to the decoders: they may
@@ -38,5 +41,34 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("v%d round trip: %+v, want %+v", ver, w, exp)
 			}
 		}
+	})
+}
+
+// FuzzReplay feeds an arbitrary record to a shard that holds a few
+// transactions: Replay may refuse it, never panic, and the shard must
+// stay usable.
+func FuzzReplay(f *testing.F) {
+	f.Add(EncodeKey("t1"), EncodeValue(Value{ProducerID: 1, State: PrepareCommit, Partitions: []TopicPartition{{"a", 0}}, StartMs: 1}, 1))
+	f.Add(EncodeKey("t1"), EncodeValue(Value{ProducerID: 1, State: Ongoing, StartMs: 1}, 0))
+	f.Add(EncodeKey("t2"), []byte(nil))
+	f.Fuzz(func(t *testing.T, key, value []byte) {
+		s, _ := testShard(2)
+		_ = s.Replay(Record{Key: EncodeKey("t2"), Value: EncodeValue(Value{ProducerID: 9, State: Ongoing, Partitions: []TopicPartition{{"b", 1}}}, 1)})
+		_ = s.Replay(Record{Key: key, Value: value})
+		now := time.UnixMilli(0)
+		for _, mk := range s.LoadComplete(now) {
+			for _, tp := range mk.Partitions {
+				e := s.MarkerWritten(now, mk.TransactionalID, mk.ProducerID, mk.ProducerEpoch, tp)
+				e.Complete(nil)
+			}
+		}
+		e := s.Tick(now.Add(30 * 24 * time.Hour))
+		e.Complete(nil)
+		for _, id := range s.sortedIDs() {
+			s.Describe(id)
+			initTxn(t, s, id, -1, -1)
+		}
+		s.List(now, &kmsg.ListTransactionsRequest{})
+		s.Outstanding()
 	})
 }

@@ -43,7 +43,7 @@ import (
 // is held, then what its completion produced: replies and markers.
 func TestScripts(t *testing.T) {
 	scripttest.RunFiles(t, "testdata/*.txt", func(t *testing.T, path string) {
-		h := &harness{nextPID: 1000}
+		h := &harness{nextPID: 1000, now: time.UnixMilli(0)}
 		scripttest.Run(t, path, h.run)
 	})
 }
