@@ -436,6 +436,20 @@ func (l *Log) swapSegments(g []cleanTarget, swap string, nowMs int64) (*segment,
 		l.mu.failed = err
 		return nil, storageErr(op, err)
 	}
+	// The run's aborted transactions stay in the log (the cleaner keeps
+	// transactional data), so its transaction index entries go to the new
+	// segment. Should a crash come before they are written, the next open
+	// finds the new segment without indexes and recovers it, which
+	// rebuilds them.
+	var txns []AbortedTxn
+	for _, t := range g {
+		as, err := t.seg.readTxns(t.seg.txnN.Load())
+		if err != nil {
+			removeMissing(l.fs, swap)
+			return nil, storageErr("clean: read transaction index", err)
+		}
+		txns = append(txns, as...)
+	}
 	for _, t := range g {
 		for _, h := range t.seg.handles() {
 			if err := h.rename(h.currentName() + deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -455,6 +469,12 @@ func (l *Log) swapSegments(g []cleanTarget, swap string, nowMs int64) (*segment,
 	if _, err := l.recoverSegment(ns, false); err != nil {
 		ns.close()
 		return fail("clean: index cleaned segment", err)
+	}
+	// Before the offset index: a crash (or failure) between the two
+	// leaves the segment without indexes, which the next open recovers.
+	if err := ns.appendTxns(txns...); err != nil {
+		ns.close()
+		return fail("clean: write transaction index", err)
 	}
 	if err := ns.seal(); err != nil {
 		ns.close()
@@ -497,7 +517,7 @@ func completeSwaps(fsys vfs.FS, dir string, names []string, bases []int64) (swap
 		}
 		for _, o := range replaced {
 			path := filepath.Join(dir, segmentName(o))
-			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 				if err := removeMissing(fsys, path+suf); err != nil {
 					return nil, nil, err
 				}

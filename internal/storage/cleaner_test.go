@@ -371,17 +371,34 @@ func TestCleanerCrashMidSwap(t *testing.T) {
 }
 
 func TestCleanerKeepsTransactionalBatches(t *testing.T) {
-	m, l, _ := newTestLog(t, compactConfig())
+	m, l, dir := newTestLog(t, compactConfig())
 	defer m.Close()
 	txn := records.BuildBatch(records.BatchSpec{FirstTimestamp: t0.UnixMilli(), Attributes: records.AttrTransactional,
 		Idempotent: true, ProducerID: 9, BaseSequence: 0,
 		Records: []records.Record{{Key: []byte("a"), Value: []byte("t")}}})
-	appendKV(t, l, kvOpts{}, kv{"a", "1", false})           // 0
+	appendKV(t, l, kvOpts{}, kv{"c", "1", false})           // 0
 	if _, err := l.AppendAsLeader(txn, 0, t0); err != nil { // 1
 		t.Fatal(err)
 	}
-	appendKV(t, l, kvOpts{pid: 9, seq: 1}, kv{"b", "1", false}) // 2
+	if _, err := l.AppendMarker(9, 0, false, 0, 0, t0); err != nil { // 2: abort
+		t.Fatal(err)
+	}
+	appendKV(t, l, kvOpts{pid: 9, seq: 1}, kv{"b", "1", false}) // 3
+	appendKV(t, l, kvOpts{}, kv{"c", "2", false})               // 4: shadows 0, so the segment is rewritten
 	roll(t, l)
 	m.Maintain(at(10))
-	wantKV(t, readAllKV(t, l), map[int64]string{0: "a=1", 1: "a=t", 2: "b=1"})
+	got := readAllKV(t, l)
+	if mk, ok := got[2]; !ok || len(mk.key) != 4 {
+		t.Fatalf("marker not kept: %+v", got)
+	}
+	delete(got, 2)
+	wantKV(t, got, map[int64]string{1: "a=t", 3: "b=1", 4: "c=2"})
+	// Not yet: the aborted data stays, and so does its index entry, moved
+	// to the rewritten segment.
+	if as, err := l.AbortedTransactions(0, 5); err != nil || len(as) != 1 || as[0] != (AbortedTxn{9, 1, 2, 3}) {
+		t.Fatalf("aborted after cleaning: %+v %v", as, err)
+	}
+	if b, err := os.ReadFile(segFile(dir, 0, txnIndexSuffix)); err != nil || len(b) != txnEntrySize {
+		t.Fatalf("txnindex of the cleaned segment: %d bytes, %v", len(b), err)
+	}
 }

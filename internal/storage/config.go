@@ -16,6 +16,13 @@ var (
 	// ErrInvalidProducerEpoch: a batch from a fenced (older) producer epoch
 	// (INVALID_PRODUCER_EPOCH).
 	ErrInvalidProducerEpoch = errors.New("invalid producer epoch")
+	// ErrInvalidTxnState: a producer with an open transaction wrote a
+	// non-transactional batch (INVALID_TXN_STATE).
+	ErrInvalidTxnState = errors.New("invalid transaction state")
+	// ErrTransactionCoordinatorFenced: an end-transaction marker whose
+	// coordinator epoch is older than the last one the partition saw for
+	// the producer (TRANSACTION_COORDINATOR_FENCED).
+	ErrTransactionCoordinatorFenced = errors.New("transaction coordinator fenced")
 	// ErrDuplicateSequence is internal: AppendAsLeader answers duplicates
 	// with AppendResult.Duplicate instead.
 	ErrDuplicateSequence = errors.New("duplicate sequence number")

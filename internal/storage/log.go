@@ -57,6 +57,7 @@ type Log struct {
 	leo      atomic.Int64
 	hw       atomic.Int64
 	logStart atomic.Int64
+	lso      atomic.Int64 // last stable offset (txn.go)
 
 	mu struct {
 		sync.Mutex
@@ -123,6 +124,7 @@ func (l *Log) setHWLocked(hw int64) {
 	hw = max(hw, l.logStart.Load())
 	hw = min(hw, l.leo.Load())
 	l.hw.Store(hw)
+	l.updateLSOLocked()
 }
 
 // Config returns the log's configuration.
@@ -185,6 +187,12 @@ func (l *Log) appendLeaderLocked(set []byte, leaderEpoch int32, nowMs int64) (Ap
 		h := &hdrs[i]
 		h.BaseOffset = next
 		next = h.NextOffset()
+		if h.IsControl() {
+			// Markers come from the transaction coordinator, through
+			// AppendMarker, which checks coordinator epochs.
+			l.mu.staged = staged
+			return res, false, fmt.Errorf("%w: control batch (use AppendMarker)", ErrInvalidSet)
+		}
 		if !h.HasProducer() {
 			continue
 		}
@@ -211,7 +219,7 @@ func (l *Log) appendLeaderLocked(set []byte, leaderEpoch int32, nowMs int64) (Ap
 			res.Duplicate = true
 			return res, false, nil
 		}
-		staged[j].apply(h)
+		staged[j].apply(h, nil)
 	}
 	l.mu.staged = staged
 	// Stamp offsets and the leader epoch into the batches.
@@ -227,12 +235,15 @@ func (l *Log) appendLeaderLocked(set []byte, leaderEpoch int32, nowMs int64) (Ap
 	if err := l.appendLocked(set, hdrs, nowMs); err != nil {
 		return res, false, err
 	}
-	for k := range staged {
-		l.mu.producers.store(&staged[k])
-	}
 	// A new epoch is persisted by the next flush, not here: see "Leader
 	// epochs" in the package documentation.
 	l.mu.epochs.assign(leaderEpoch, base)
+	// The staged entries only checked the set: the state is updated by
+	// the replay a follower makes of the same batches, so that both build
+	// the same producer state, transactions and transaction index.
+	if err := l.replayAppendedLocked(set, hdrs); err != nil {
+		return res, false, err
+	}
 	res.BaseOffset, res.LastOffset = base, next-1
 	res.LogStartOffset = l.logStart.Load()
 	if hdrs[0].LogAppendTime() {
@@ -383,7 +394,9 @@ func (l *Log) takeSnapshotLocked(offset int64) error {
 
 // AppendAsFollower appends batches whose offsets are already assigned (by
 // the leader). Their base offsets must not go below the log end offset.
-// Producer state and the leader-epoch cache follow the batches.
+// Producer state, transactions (markers included, unchecked: the leader
+// checked them), the transaction index and the leader-epoch cache follow
+// the batches.
 func (l *Log) AppendAsFollower(set []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -408,10 +421,9 @@ func (l *Log) AppendAsFollower(set []byte) error {
 		return err
 	}
 	for i := range hdrs {
-		l.mu.producers.replay(&hdrs[i])
 		l.mu.epochs.assign(hdrs[i].PartitionLeaderEpoch, hdrs[i].BaseOffset) // persisted by the next flush
 	}
-	return nil
+	return l.replayAppendedLocked(set, hdrs)
 }
 
 // Read returns whole batches starting with the one that holds offset, at

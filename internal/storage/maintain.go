@@ -223,6 +223,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 		return l.logStart.Load(), nil
 	}
 	l.logStart.Store(offset)
+	l.updateLSOLocked()
 	if l.mu.epochs.truncateFromStart(offset) {
 		if err := l.mu.epochs.persist(); err != nil {
 			return offset, storageErr("write leader-epoch-checkpoint", err)

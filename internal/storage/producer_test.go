@@ -148,15 +148,38 @@ func TestTransactionStartOffset(t *testing.T) {
 	if ps := l.ActiveProducers(); ps[0].CurrentTxnStartOffset != 1 {
 		t.Fatalf("txn start %d", ps[0].CurrentTxnStartOffset)
 	}
-	marker := batchSpec{idem: true, producerID: 5, epoch: 1, seq: -1, txn: true, control: true}
-	mustAppend(t, l, marker, 0, t0)
-	if ps := l.ActiveProducers(); ps[0].CurrentTxnStartOffset != -1 {
-		t.Fatalf("txn start after marker %d", ps[0].CurrentTxnStartOffset)
+	// A non-transactional batch in the middle of the transaction.
+	if _, err := l.AppendAsLeader(makeBatch(idem(5, 1, 2, 1)), 0, t0); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("non-transactional batch in a transaction: %v", err)
 	}
-	// A marker from an older epoch is fenced.
-	marker.epoch = 0
-	if _, err := l.AppendAsLeader(makeBatch(marker), 0, t0); !errors.Is(err, ErrInvalidProducerEpoch) {
-		t.Fatalf("stale marker: %v", err)
+	// Control batches go through AppendMarker only.
+	marker := batchSpec{idem: true, producerID: 5, epoch: 1, seq: -1, txn: true, control: true}
+	if _, err := l.AppendAsLeader(makeBatch(marker), 0, t0); !errors.Is(err, ErrInvalidSet) {
+		t.Fatalf("control batch through AppendAsLeader: %v", err)
+	}
+	if off, err := l.AppendMarker(5, 1, true, 4, 0, t0); err != nil || off != 3 {
+		t.Fatalf("marker: %d %v", off, err)
+	}
+	if ps := l.ActiveProducers(); ps[0].CurrentTxnStartOffset != -1 || ps[0].CoordinatorEpoch != 4 {
+		t.Fatalf("after marker %+v", ps[0])
+	}
+	// A marker from an older producer epoch is fenced, and one from an
+	// older coordinator epoch too.
+	if _, err := l.AppendMarker(5, 0, true, 4, 0, t0); !errors.Is(err, ErrInvalidProducerEpoch) {
+		t.Fatalf("stale producer epoch: %v", err)
+	}
+	if _, err := l.AppendMarker(5, 1, false, 3, 0, t0); !errors.Is(err, ErrTransactionCoordinatorFenced) {
+		t.Fatalf("stale coordinator epoch: %v", err)
+	}
+	if l.LogEndOffset() != 4 {
+		t.Fatalf("LEO %d after refused markers", l.LogEndOffset())
+	}
+	// The same coordinator epoch and a newer producer epoch are fine.
+	if off, err := l.AppendMarker(5, 2, false, 4, 0, t0); err != nil || off != 4 {
+		t.Fatalf("marker of a bumped epoch: %d %v", off, err)
+	}
+	if ps := l.ActiveProducers(); ps[0].Epoch != 2 {
+		t.Fatalf("epoch after marker %+v", ps[0])
 	}
 }
 
@@ -229,7 +252,7 @@ func TestSnapshotCodec(t *testing.T) {
 	e := newProducerEntry(77)
 	for i := int32(0); i < 7; i++ {
 		h := makeHeader(77, 3, i*2, 1, int64(i*2))
-		e.apply(&h)
+		e.apply(&h, nil)
 	}
 	s.store(&e)
 	e2 := newProducerEntry(-5 + 10)

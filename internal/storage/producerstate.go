@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +72,9 @@ func (e *producerEntry) check(h *records.Header) (*batchMeta, error) {
 	if h.ProducerEpoch < e.Epoch {
 		return nil, fmt.Errorf("%w: producer %d epoch %d is older than %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.Epoch)
 	}
+	if !h.IsControl() && !h.IsTransactional() && e.CurrentTxnFirstOffset >= 0 {
+		return nil, fmt.Errorf("%w: producer %d wrote a non-transactional batch during its transaction (started at %d)", ErrInvalidTxnState, h.ProducerID, e.CurrentTxnFirstOffset)
+	}
 	if h.IsControl() || h.BaseSequence == records.NoSequence {
 		return nil, nil
 	}
@@ -100,8 +105,11 @@ func inSequence(last, next int32) bool {
 	return int64(next) == int64(last)+1 || (next == 0 && last == 1<<31-1)
 }
 
-// apply records an appended batch (offsets assigned).
-func (e *producerEntry) apply(h *records.Header) {
+// apply records an appended batch (offsets assigned). mk is the marker of
+// a control batch (nil when it is not a readable COMMIT or ABORT marker:
+// such a batch changes no transaction, as in Kafka, where a control batch
+// emptied by the cleaner is skipped).
+func (e *producerEntry) apply(h *records.Header, mk *records.Marker) {
 	if h.ProducerEpoch != e.Epoch {
 		e.Epoch = h.ProducerEpoch
 		e.NBatches = 0
@@ -110,8 +118,11 @@ func (e *producerEntry) apply(h *records.Header) {
 		e.LastTimestamp = h.MaxTimestamp
 	}
 	if h.IsControl() {
-		// A commit or abort marker ends the producer's transaction.
-		e.CurrentTxnFirstOffset = -1
+		if mk != nil {
+			// A commit or abort marker ends the producer's transaction.
+			e.CurrentTxnFirstOffset = -1
+			e.CoordinatorEpoch = mk.CoordinatorEpoch
+		}
 		return
 	}
 	if h.BaseSequence != records.NoSequence {
@@ -131,14 +142,71 @@ func (e *producerEntry) apply(h *records.Header) {
 	}
 }
 
-// producerState is the state of every producer of a partition. Guarded by
-// the owning Log's mutex.
+// producerState is the state of every producer of a partition, and the
+// transactions that keep the last stable offset down. Guarded by the owning
+// Log's mutex.
+//
+// ongoing holds the open transactions (Kafka's ongoingTxns), unreplicated
+// those whose marker is written but not yet below the high watermark
+// (Kafka's unreplicatedTxns: until the marker is replicated, a consumer
+// reading committed data must not pass the transaction's first offset),
+// each ordered by first offset, so the first unstable offset is the
+// smaller of their heads. Both are small: one entry per producer with a
+// transaction in flight.
 type producerState struct {
-	m map[int64]*producerEntry
+	m            map[int64]*producerEntry
+	ongoing      []txnMeta
+	unreplicated []txnMeta
+}
+
+// txnMeta is a transaction of producer pid starting at first; last is its
+// marker's offset once it is written (-1 before).
+type txnMeta struct {
+	pid         int64
+	first, last int64
 }
 
 func newProducerState() *producerState {
 	return &producerState{m: make(map[int64]*producerEntry)}
+}
+
+// insertTxn adds t to list, ordered by first offset.
+func insertTxn(list []txnMeta, t txnMeta) []txnMeta {
+	i := sort.Search(len(list), func(i int) bool { return list[i].first > t.first })
+	list = append(list, txnMeta{})
+	copy(list[i+1:], list[i:])
+	list[i] = t
+	return list
+}
+
+// firstUnstable is the first offset of the earliest transaction that is
+// open or whose marker is not replicated yet, or MaxInt64 when none.
+func (s *producerState) firstUnstable() int64 {
+	fu := int64(math.MaxInt64)
+	if len(s.ongoing) > 0 {
+		fu = s.ongoing[0].first
+	}
+	if len(s.unreplicated) > 0 {
+		fu = min(fu, s.unreplicated[0].first)
+	}
+	return fu
+}
+
+// onHighWatermark forgets the completed transactions whose marker is
+// below hw (Kafka's onHighWatermarkUpdated).
+func (s *producerState) onHighWatermark(hw int64) {
+	s.unreplicated = slices.DeleteFunc(s.unreplicated, func(t txnMeta) bool { return t.last < hw })
+}
+
+// rebuildOngoing derives the open transactions from the entries (after a
+// snapshot load).
+func (s *producerState) rebuildOngoing() {
+	s.ongoing = s.ongoing[:0]
+	for _, e := range s.m {
+		if e.CurrentTxnFirstOffset >= 0 {
+			s.ongoing = insertTxn(s.ongoing, txnMeta{pid: e.ID, first: e.CurrentTxnFirstOffset, last: -1})
+		}
+	}
 }
 
 // lookup returns a copy of the entry of id, or a fresh unknown entry.
@@ -158,10 +226,16 @@ func (s *producerState) store(e *producerEntry) {
 	s.m[e.ID] = &c
 }
 
-// replay applies a batch read back from the log.
-func (s *producerState) replay(h *records.Header) {
+// replay applies an appended batch (offsets assigned; the same for the
+// leader's appends, a follower's and the batches recovery reads back). mk
+// is the marker of a control batch, nil if it has none. For an ABORT
+// marker it returns the aborted transaction to add to the segment's
+// transaction index, with Kafka's last stable offset: the first offset of
+// the earliest transaction still open of another producer, else the
+// offset after the marker.
+func (s *producerState) replay(h *records.Header, mk *records.Marker) (AbortedTxn, bool) {
 	if !h.HasProducer() {
-		return
+		return AbortedTxn{}, false
 	}
 	e := s.m[h.ProducerID]
 	if e == nil {
@@ -169,7 +243,38 @@ func (s *producerState) replay(h *records.Header) {
 		e = &n
 		s.m[h.ProducerID] = e
 	}
-	e.apply(h)
+	if !h.IsControl() {
+		started := h.IsTransactional() && e.CurrentTxnFirstOffset < 0
+		e.apply(h, nil)
+		if started {
+			s.ongoing = insertTxn(s.ongoing, txnMeta{pid: h.ProducerID, first: h.BaseOffset, last: -1})
+		}
+		return AbortedTxn{}, false
+	}
+	if mk == nil {
+		e.apply(h, nil)
+		return AbortedTxn{}, false
+	}
+	first, marker := e.CurrentTxnFirstOffset, h.BaseOffset
+	if first < 0 {
+		first = marker // a marker without data: Kafka indexes it too
+	}
+	lso := marker + 1
+	for _, t := range s.ongoing {
+		if t.pid != h.ProducerID {
+			lso = t.first
+			break
+		}
+	}
+	if i := slices.IndexFunc(s.ongoing, func(t txnMeta) bool { return t.pid == h.ProducerID }); i >= 0 {
+		s.ongoing = slices.Delete(s.ongoing, i, i+1)
+		s.unreplicated = insertTxn(s.unreplicated, txnMeta{pid: h.ProducerID, first: first, last: marker})
+	}
+	e.apply(h, mk)
+	if mk.Commit {
+		return AbortedTxn{}, false
+	}
+	return AbortedTxn{ProducerID: h.ProducerID, FirstOffset: first, LastOffset: marker, LastStableOffset: lso}, true
 }
 
 // expire removes the producers idle since before nowMs-expirationMs that
@@ -209,6 +314,12 @@ func (s *producerState) infos() []ProducerInfo {
 //	  coordinatorEpoch int32, currentTxnFirstOffset int64, nbatches int8,
 //	  nbatches × (firstSeq int32, lastSeq int32, firstOffset int64,
 //	              lastOffset int64, timestamp int64)
+//
+// coordinatorEpoch (-1: none seen) and currentTxnFirstOffset (-1: no open
+// transaction) are the producer's transaction state, as in Kafka's
+// snapshot; the open transactions, and so the last stable offset, are
+// rebuilt from them at load. Completed transactions whose marker was not yet
+// below the high watermark are not kept (nor are they by Kafka).
 //
 // A snapshot at offset N holds the state after every batch below N. Unlike
 // Kafka (which keeps only the last batch of each producer in a snapshot) it
@@ -305,6 +416,7 @@ func decodeSnapshot(b []byte) (*producerState, error) {
 	if len(p) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", errBadSnapshot, len(p))
 	}
+	s.rebuildOngoing()
 	return s, nil
 }
 

@@ -129,7 +129,8 @@ func openLog(p openParams) (*Log, error) {
 			if err == nil && b >= 0 {
 				bases = append(bases, b)
 			}
-		case strings.HasSuffix(name, indexSuffix), strings.HasSuffix(name, timeIndexSuffix):
+		case strings.HasSuffix(name, indexSuffix), strings.HasSuffix(name, timeIndexSuffix),
+			strings.HasSuffix(name, txnIndexSuffix):
 			indexes[full] = true
 		case name == partitionMetadataFile:
 			data, err := vfs.ReadFile(fsys, full)
@@ -155,6 +156,7 @@ func openLog(p openParams) (*Log, error) {
 		path := filepath.Join(p.dir, segmentName(b))
 		delete(indexes, path+indexSuffix)
 		delete(indexes, path+timeIndexSuffix)
+		delete(indexes, path+txnIndexSuffix)
 	}
 	for f := range indexes {
 		if err := removeMissing(fsys, f); err != nil {
@@ -191,16 +193,30 @@ func openLog(p openParams) (*Log, error) {
 			needs[i] = true
 		}
 		if !needs[i] {
-			if err := l.loadSegmentState(s, last, i); err == nil {
+			err := l.loadSegmentState(s, last, i)
+			if err == nil {
+				if err = s.loadTxns(); err != nil {
+					p.logger.Warn("bad transaction index, recovering the segment", "partition", p.tp, "segment", s.base, "err", err)
+				}
+			}
+			if err == nil {
 				continue
 			}
-			// A header that does not parse on a clean start: recover.
+			// A header that does not parse on a clean start, or a bad
+			// transaction index: recover.
 		}
 		recovered = true
 		truncated, err := l.recoverSegment(s, true)
 		if err != nil {
 			return nil, storageErr("recover segment", err)
 		}
+		// Its transaction index is rebuilt by the producer-state replay
+		// (reloadProducerStateLocked), which knows where each aborted
+		// transaction started.
+		if err := s.resetTxns(); err != nil {
+			return nil, storageErr("reset transaction index", err)
+		}
+		s.txnRebuild = true
 		if !last {
 			if err := s.seal(); err != nil {
 				return nil, storageErr("write recovered index", err)
@@ -460,19 +476,36 @@ func (l *Log) dropEmptySegments() error {
 // Snapshots past the log end offset describe data that is gone and those
 // below the log start offset cannot be replayed: both are deleted, as are
 // unreadable ones. Without a snapshot, state is replayed from the log start.
+//
+// Segments marked txnRebuild (recovered at open) get their transaction
+// index rebuilt by the replay: the snapshot used is then one at or below
+// the first of them, so that the replay sees every marker in them with
+// the transactions open before it (Kafka rebuilds producer state up to a
+// recovered segment's base the same way). The rebuilt indexes are
+// fsynced. The last stable offset follows.
 func (l *Log) reloadProducerStateLocked() error {
 	snaps, err := listSnapshots(l.fs, l.dir)
 	if err != nil {
 		return storageErr("list producer snapshots", err)
 	}
 	leo, logStart := l.leo.Load(), l.logStart.Load()
+	limit := leo // latest snapshot usable
+	var rebuild []*segment
+	for _, s := range l.mu.segs {
+		if s.txnRebuild {
+			if len(rebuild) == 0 {
+				limit = min(limit, s.base)
+			}
+			rebuild = append(rebuild, s)
+		}
+	}
 	var state *producerState
 	from := logStart
 	var kept []int64
 	for i := len(snaps) - 1; i >= 0; i-- {
 		off := snaps[i]
 		drop := off > leo || off < logStart
-		if !drop && state == nil {
+		if !drop && state == nil && off <= limit {
 			data, err := vfs.ReadFile(l.fs, snapshotPath(l.dir, off))
 			if err == nil {
 				state, err = decodeSnapshot(data)
@@ -500,11 +533,22 @@ func (l *Log) reloadProducerStateLocked() error {
 	if err := l.replayLocked(state, from, leo); err != nil {
 		return err
 	}
+	for _, s := range rebuild {
+		s.txnRebuild = false
+		if s.txnN.Load() > 0 {
+			if err := s.txnFile.sync(); err != nil {
+				return storageErr("fsync transaction index", err)
+			}
+		}
+	}
 	l.mu.producers = state
+	l.updateLSOLocked()
 	return nil
 }
 
-// replayLocked applies the batches with offsets in [from, to) to state.
+// replayLocked applies the batches with offsets in [from, to) to state,
+// adding the aborted transactions of segments marked txnRebuild to their
+// transaction index.
 func (l *Log) replayLocked(state *producerState, from, to int64) error {
 	if from >= to {
 		return nil
@@ -528,6 +572,17 @@ func (l *Log) replayLocked(state *producerState, from, to int64) error {
 }
 
 func replaySegment(s *segment, pos int64, state *producerState, from, to int64) (bool, error) {
+	var aborted []AbortedTxn
+	done, err := replayBatches(s, pos, state, from, to, func(a AbortedTxn) { aborted = append(aborted, a) })
+	if err == nil && s.txnRebuild {
+		if err = s.appendTxns(aborted...); err != nil {
+			err = storageErr("rebuild transaction index", err)
+		}
+	}
+	return done, err
+}
+
+func replayBatches(s *segment, pos int64, state *producerState, from, to int64, onAbort func(AbortedTxn)) (bool, error) {
 	f, err := s.logFile.acquire()
 	if err != nil {
 		return false, storageErr("replay producer state", err)
@@ -535,7 +590,7 @@ func replaySegment(s *segment, pos int64, state *producerState, from, to int64) 
 	defer s.logFile.release()
 	sc := newScanner(f, pos, s.size.Load())
 	for {
-		_, h, _, err := sc.next()
+		batch, h, _, err := sc.next()
 		if err == io.EOF {
 			return false, nil
 		}
@@ -548,7 +603,9 @@ func replaySegment(s *segment, pos int64, state *producerState, from, to int64) 
 		if h.BaseOffset >= to {
 			return true, nil
 		}
-		state.replay(&h)
+		if a, ok := state.replay(&h, markerOf(batch, &h)); ok {
+			onAbort(a)
+		}
 	}
 }
 
@@ -648,6 +705,10 @@ func (l *Log) truncateLocked(offset int64, full bool) error {
 			l.mu.failed = err
 			return storageErr("rebuild index", err)
 		}
+		if err := truncateTxnsFrom(s, s.next); err != nil {
+			l.mu.failed = err
+			return storageErr("truncate transaction index", err)
+		}
 		if err := s.activate(&l.mu.cfg); err != nil {
 			return storageErr("activate segment", err)
 		}
@@ -664,6 +725,26 @@ func (l *Log) truncateLocked(offset int64, full bool) error {
 		}
 	}
 	return l.reloadProducerStateLocked()
+}
+
+// truncateTxnsFrom drops the transaction index entries of s whose marker
+// is at or after offset.
+func truncateTxnsFrom(s *segment, offset int64) error {
+	as, err := s.readTxns(s.txnN.Load())
+	if err != nil {
+		return err
+	}
+	keep := int64(0)
+	for _, a := range as {
+		if a.LastOffset >= offset {
+			break
+		}
+		keep++
+	}
+	if keep == s.txnN.Load() {
+		return nil
+	}
+	return s.truncateTxns(keep)
 }
 
 // truncateSegment cuts s before the batch holding offset, if any.

@@ -24,7 +24,8 @@ const (
 // segmentName is the 20-digit zero-padded base offset Kafka names files by.
 func segmentName(base int64) string { return fmt.Sprintf("%020d", base) }
 
-// segment is one <base>.log file with its .index and .timeindex.
+// segment is one <base>.log file with its .index, .timeindex and (once
+// it has an aborted transaction) .txnindex.
 //
 // base, path, logFile, idx and tidx never change after creation. size is
 // atomic so that readers, which run without the log's mutex, can bound
@@ -46,6 +47,15 @@ type segment struct {
 	idx     *indexFile
 	tidx    *indexFile
 	size    atomic.Int64
+	// txnFile is the transaction index (.txnindex, see txn.go), written
+	// through when an ABORT marker is appended; txnN is its number of
+	// entries (0: the file may not exist). Written under the log's mutex,
+	// read without it by AbortedTransactions and syncFiles.
+	txnFile *cachedFile
+	txnN    atomic.Int64
+	// txnRebuild marks a recovered segment whose transaction index the
+	// producer-state replay rebuilds (open only).
+	txnRebuild bool
 
 	w               vfs.File // the open .log while the segment is active (pinned); nil once sealed
 	next            int64    // offset after the last batch (base when empty)
@@ -75,6 +85,7 @@ func newSegment(c *fileCache, dir string, base int64, logF vfs.File, pinned bool
 	}
 	s.idx = newIndexFile(c, s.path+indexSuffix, offsetEntrySize)
 	s.tidx = newIndexFile(c, s.path+timeIndexSuffix, timeEntrySize)
+	s.txnFile = c.newFile(s.path+txnIndexSuffix, os.O_RDWR, nil, false)
 	return s
 }
 
@@ -144,6 +155,9 @@ func (s *segment) close() error {
 	if e := s.tidx.h.close(); err == nil {
 		err = e
 	}
+	if e := s.txnFile.close(); err == nil {
+		err = e
+	}
 	return err
 }
 
@@ -158,8 +172,8 @@ func (s *segment) sync() error {
 	return syncFiles(s)
 }
 
-// syncFiles fsyncs the segment's three files as they are on disk; it
-// needs no lock.
+// syncFiles fsyncs the segment's files as they are on disk (the
+// transaction index when it has entries); it needs no lock.
 func syncFiles(s *segment) error {
 	if err := s.logFile.sync(); err != nil {
 		return err
@@ -167,17 +181,24 @@ func syncFiles(s *segment) error {
 	if err := s.idx.h.sync(); err != nil {
 		return err
 	}
-	return s.tidx.h.sync()
+	if err := s.tidx.h.sync(); err != nil {
+		return err
+	}
+	if s.txnN.Load() > 0 {
+		return s.txnFile.sync()
+	}
+	return nil
 }
 
-// files returns the paths of the segment's files.
+// files returns the paths of the segment's files (the transaction index
+// may not exist).
 func (s *segment) files() []string {
-	return []string{s.path + logSuffix, s.path + indexSuffix, s.path + timeIndexSuffix}
+	return []string{s.path + logSuffix, s.path + indexSuffix, s.path + timeIndexSuffix, s.path + txnIndexSuffix}
 }
 
 // handles returns the segment's files, in the order of files().
 func (s *segment) handles() []*cachedFile {
-	return []*cachedFile{s.logFile, s.idx.h, s.tidx.h}
+	return []*cachedFile{s.logFile, s.idx.h, s.tidx.h, s.txnFile}
 }
 
 // appendBatches writes set (whose headers, offsets assigned, are hdrs) at
