@@ -18,6 +18,8 @@
 //     timestamp, recompression to the topic's codec).
 //   - codec*.go: Compress and Decompress for gzip, snappy (xerial framing
 //     and raw blocks), lz4 (frame format) and zstd, with pooled coders.
+//   - marker.go: end-transaction markers (COMMIT/ABORT control batches),
+//     BuildMarker and ParseMarker.
 //   - build.go, testbatch.go: batch encoding; BuildBatch is a test helper
 //     for this and other packages.
 //

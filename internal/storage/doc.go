@@ -30,6 +30,7 @@
 //	<base>.log        record batches exactly as appended (base = 20-digit, zero-padded offset)
 //	<base>.index      sparse offset index: 8-byte entries (relative offset int32, position int32)
 //	<base>.timeindex  time index: 12-byte entries (timestamp int64, relative offset int32)
+//	<base>.txnindex   aborted transactions whose ABORT marker is in the segment (see Transactions)
 //	<offset>.snapshot producer state after every batch below offset (format in producerstate.go)
 //	leader-epoch-checkpoint  0\n<n>\n<epoch> <start offset>\n...
 //	partition.metadata       version: 0\ntopic_id: <base64url uuid>
@@ -173,9 +174,10 @@
 // before now are dropped too. The cleaner offset then moves to the map's
 // end, or back to a segment the pass had to leave out (its previous
 // files still waiting for deletion), so no key is left twice below it. Records without a key are kept. Control
-// and transactional batches (there are no transactions yet; the cleaner
-// does not track their outcome) are kept as they are and stay out of the
-// key map, and so is the last batch of each producer
+// and transactional batches are kept as they are and stay out of the key
+// map (not yet Kafka's removal of aborted data and, after
+// delete.retention.ms, of markers: the cleaner does not read the
+// transaction index), and so is the last batch of each producer
 // id in the log (so that producer state rebuilt from the log still knows
 // its last sequence). A rewritten batch keeps its base offset, last offset
 // delta, producer fields, timestamps, leader epoch and codec (compressed
@@ -204,13 +206,16 @@
 // renamed to *.deleted (removed after file.delete.delay.ms, so reads in
 // flight finish, as for retention), the swap file is renamed to
 // <base>.log, its indexes are rebuilt and the new segment replaces the run
-// in the list. Reading and rewriting run without the mutex; a run with a
+// in the list, with the run's transaction index entries (all still valid,
+// since transactional batches stay) written to its .txnindex before its
+// offset index. Reading and rewriting run without the mutex; a run with a
 // segment that was removed, truncated or made active meanwhile is not
 // swapped in. At open a *.cleaned file is deleted and a <base>.log.swap
 // completes its swap: the files of segment base, and of every segment
 // whose base lies within the swap file's offsets (the rest of a merged
 // run, if the crash came before all of them were renamed), are deleted,
-// and the swap file becomes <base>.log (indexes rebuilt by recovery).
+// and the swap file becomes <base>.log (indexes, the transaction index
+// included, rebuilt by recovery).
 //
 // # Recovery
 //
@@ -227,7 +232,13 @@
 // recovered the same way even after a clean shutdown. The log end offset is
 // the end of the last valid batch. Producer state is loaded from the latest
 // readable snapshot in [log start, log end] (newer ones are deleted: the
-// data they describe is gone) and the batches after it are replayed.
+// data they describe is gone) and the batches after it are replayed. A
+// recovered segment's .txnindex is emptied and rebuilt by that replay,
+// which then starts from a snapshot at or below the first recovered
+// segment (from the log start if there is none), so that it sees each
+// ABORT marker with the transactions open before it; a .txnindex that
+// fails its check at open (size not a multiple of 34, bad version, offsets
+// out of order or outside the segment) makes its segment recovered too.
 //
 // # Idempotence
 //
@@ -246,14 +257,72 @@
 //   - an unknown producer id (new, or whose state expired or went with
 //     retention) is accepted at any sequence, as Kafka 3.x/4.x does.
 //
-// Control batches (transaction markers) are checked for the epoch only and
-// end the producer's open transaction. All batches of one append are
-// checked against staged copies of the producer entries, so a set is
-// accepted or rejected as a whole. A snapshot is written when a segment
+// A producer with an open transaction may only write transactional
+// batches (ErrInvalidTxnState). AppendAsLeader refuses control batches:
+// markers are written by AppendMarker (see Transactions). All batches of
+// one append are checked against staged copies of the producer entries,
+// so a set is accepted or rejected as a whole; once written, the batches
+// update producer state by the same replay a follower and recovery use. A snapshot is written when a segment
 // rolls and when the log closes; the last two are kept, and those below the
 // log start offset are deleted. Producers idle longer than
 // producer.id.expiration.ms without an open transaction are forgotten by
 // Maintain.
+//
+// # Transactions
+//
+// The log side of Kafka's transactions (the coordinator is package txn).
+// Nothing reaches it from clients yet: the broker refuses transactional
+// produce until the whole feature is wired.
+//
+// Markers. AppendMarker writes, as leader, the COMMIT or ABORT marker of a
+// producer's transaction: a control batch (records.BuildMarker: control and
+// transactional bits, producer id and epoch, base sequence -1, one record
+// with key (version 0, type 0 ABORT / 1 COMMIT) and value (version 0,
+// coordinator epoch)). A marker whose producer epoch is older than the
+// producer's is ErrInvalidProducerEpoch; one whose coordinator epoch is
+// older than the last marker's of that producer is
+// ErrTransactionCoordinatorFenced. A follower replays markers unchecked.
+//
+// Producer state. The first transactional batch of a producer without an
+// open transaction opens one at its base offset (CurrentTxnFirstOffset); a
+// marker closes it and records its coordinator epoch; a marker without an
+// open transaction is a transaction of its own offset, as in Kafka. The
+// snapshot keeps both fields, so open transactions survive restarts.
+// The partition keeps its open transactions, and the completed ones whose
+// marker is not yet below the high watermark, each ordered by first offset
+// (Kafka's ongoingTxns and unreplicatedTxns). Leader appends, follower
+// appends and recovery's replay all go through producerState.replay, so
+// their state and transaction indexes are the same; TruncateTo reloads
+// state from the last snapshot at or below the new end, which reopens the
+// transactions whose markers were cut.
+//
+// Last stable offset. LastStableOffset = min(max(first offset of the
+// earliest open or unreplicated transaction, log start offset), high
+// watermark): one atomic, recomputed under the mutex whenever the high
+// watermark, the log start offset or the transactions change. Retention
+// and DeleteRecords may delete the start of an open transaction (they stop
+// at the high watermark, not at the last stable offset, as in Kafka): the
+// transaction stays open and the log start offset is the first unstable
+// one.
+//
+// Transaction index. Each segment's <base>.txnindex lists, in marker
+// order, the aborted transactions whose ABORT marker it holds, in Kafka's
+// format: 34-byte big-endian entries (version int16 = 0, producer id int64,
+// first offset int64, last offset int64 = the marker's, last stable
+// offset int64 = the first offset of the earliest transaction of another
+// producer still open after the marker, else the marker's offset + 1).
+// The file exists once the segment has an entry; an entry is written
+// through (under the mutex) when the marker is appended and fsynced with
+// the segment. It is renamed and deleted with its segment (retention,
+// truncation, log deletion), cut by TruncateTo to the entries below the new
+// end, and rebuilt by recovery. AbortedTransactions(fetchOffset,
+// upperBound) reads the indexes of the segment holding fetchOffset and the
+// later ones (without the mutex; the segments list knows which have
+// entries) and returns every entry whose marker is at or after fetchOffset
+// and whose first offset is below upperBound, stopping at the first entry
+// whose last stable offset reaches upperBound (Kafka's
+// collectAbortedTransactions): Fetch's aborted_transactions for
+// read_committed.
 //
 // # Locking
 //
