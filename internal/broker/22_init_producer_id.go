@@ -1,12 +1,8 @@
 package broker
 
 import (
-	"context"
 	"math"
-	"sync"
-	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -43,36 +39,4 @@ func handleInitProducerID(s *Server, r *request) kmsg.Response {
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, 0
 	return resp
-}
-
-// producerIDs hands out producer ids from blocks allocated by the
-// controller.
-type producerIDs struct {
-	s  *Server
-	mu sync.Mutex
-	// next and end bound the current block [next, end).
-	nextID, end int64
-}
-
-func (p *producerIDs) next() (int64, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.nextID >= p.end {
-		ctx, cancel := context.WithTimeout(p.s.ctx, 10*time.Second)
-		defer cancel()
-		req := kmsg.NewPtrAllocateProducerIDsRequest()
-		req.BrokerID, req.BrokerEpoch = p.s.nodeID, p.s.brokerEpoch.Load()
-		resp, err := p.s.adminChannel.request(ctx, req)
-		if err != nil {
-			return -1, err
-		}
-		ar := resp.(*kmsg.AllocateProducerIDsResponse)
-		if err := kerr.ErrorForCode(ar.ErrorCode); err != nil {
-			return -1, err
-		}
-		p.nextID, p.end = ar.ProducerIDStart, ar.ProducerIDStart+int64(ar.ProducerIDLen)
-	}
-	id := p.nextID
-	p.nextID++
-	return id, nil
 }
