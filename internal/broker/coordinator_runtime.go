@@ -46,7 +46,9 @@ type coordinatorRuntime[M any] struct {
 
 // machineOps is what the runtime needs of a coordinator's state machine.
 type machineOps[M any] struct {
-	new          func() M
+	// new makes the machine of a partition loaded at a leader epoch (the
+	// coordinator epoch that transaction markers carry).
+	new          func(leaderEpoch int32) M
 	replay       func(m M, r coordRecord) error
 	loadComplete func(m M, now time.Time)
 	nextDeadline func(m M) time.Time
@@ -230,7 +232,7 @@ func (c *coordinatorRuntime[M]) shard(partitionID int32) *runtimeShard[M] {
 // Until it is done, the shard's keys answer COORDINATOR_LOAD_IN_PROGRESS.
 func (c *coordinatorRuntime[M]) load(sh *runtimeShard[M]) {
 	start := time.Now()
-	sm := c.ops.new()
+	sm := c.ops.new(sh.leaderEpoch)
 	n, bad, err := replayCoordinatorLog(sh.p.Log, func(r coordRecord) error { return c.ops.replay(sm, r) })
 	if err != nil {
 		c.s.logger.Error(c.name+": loading partition failed", "partition", sh.partition, "err", err)

@@ -34,7 +34,7 @@ func startGroupCoordinator(s *Server) *groupCoordinator {
 	c.coordinatorRuntime = newCoordinatorRuntime(s, "group coordinator", metadata.ConsumerOffsetsTopic, group.PartitionFor,
 		time.Duration(s.cfg.Int("offsets.commit.timeout.ms"))*time.Millisecond,
 		machineOps[*group.Shard]{
-			new:          func() *group.Shard { return group.NewShard(cfg) },
+			new:          func(int32) *group.Shard { return group.NewShard(cfg) },
 			replay:       func(sm *group.Shard, r coordRecord) error { return sm.Replay(group.Record{Key: r.Key, Value: r.Value}) },
 			loadComplete: (*group.Shard).LoadComplete,
 			nextDeadline: (*group.Shard).NextDeadline,
