@@ -63,11 +63,13 @@
 // # Wiring (not done yet; the broker still refuses transactions)
 //
 // The broker will run one Shard per __transaction_state partition it
-// leads, with the group coordinator's machinery (internal/broker/groups.go:
-// load on leadership by replaying the log into a new Shard, unload when
-// the leader epoch changes, a shard mutex held across a call, its append
-// and its replies, a tick loop calling Tick when NextDeadline is due). It
-// must provide:
+// leads on the coordinator runtime the group coordinator runs on
+// (internal/broker/coordinator_runtime.go: load on leadership by replaying
+// the log into a new Shard, unload when the leader epoch changes, a shard
+// mutex held across a call, its append and its replies, a tick loop
+// calling Tick when NextDeadline is due; machineOps.new already gets the
+// leader epoch, and producerIDs.tryNext already never waits). It must
+// provide:
 //
 //   - Appends to __transaction_state with acks=all under the shard's leader
 //     epoch (as appendLocked does for __consumer_offsets), mapping
@@ -78,12 +80,11 @@
 //     .min.isr, .segment.bytes, compaction and no compression.
 //   - NewShard(cfg, leaderEpoch): the leader epoch is the coordinator epoch
 //     every marker carries.
-//   - Config.ProducerIDs: the broker's producer id blocks
-//     (producerIDs.next in 22_init_producer_id.go, fed by
-//     AllocateProducerIds to the controller). It is called under the shard
-//     mutex, so it should not block on the controller: return
-//     COORDINATOR_LOAD_IN_PROGRESS while no block is at hand and fetch the
-//     next block ahead of need.
+//   - Config.ProducerIDs: the broker's producer id blocks, through
+//     producerIDs.tryNext (internal/broker/producer_ids.go), which is
+//     called under the shard mutex and so never blocks on the controller:
+//     COORDINATOR_LOAD_IN_PROGRESS while no block is at hand, the next
+//     block prefetched at 90% use.
 //   - Config.OffsetsPartition: group.PartitionFor over the partition count
 //     of __consumer_offsets; Config.PartitionExists from the metadata image.
 //   - A marker sender: the Markers returned by Complete and LoadComplete (and
