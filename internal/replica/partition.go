@@ -164,6 +164,36 @@ func (p *Partition) AppendAsLeader(set []byte, acks int16, leaderEpoch int32, no
 	return AppendResult{AppendResult: res, LeaderEpoch: epoch}, nil
 }
 
+// AppendMarker writes, as the leader, the COMMIT or ABORT marker of a
+// producer's transaction under the current leader epoch
+// (storage.Log.AppendMarker) and moves the high watermark like an append:
+// a marker reaching the high watermark is what moves the last stable
+// offset, so the high watermark's waiters (delayed read_committed
+// fetches among them) wake with it. Not used by the broker yet.
+func (p *Partition) AppendMarker(producerID int64, producerEpoch int16, commit bool, coordinatorEpoch int32, now time.Time) (int64, error) {
+	p.roleMu.RLock()
+	defer p.roleMu.RUnlock()
+	p.mu.Lock()
+	ls, epoch := p.mu.ls, p.mu.leaderEpoch
+	var err error
+	if ls == nil {
+		err = p.notLeaderLocked()
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return -1, err
+	}
+	off, err := p.Log.AppendMarker(producerID, producerEpoch, commit, coordinatorEpoch, epoch, now)
+	if err != nil {
+		return -1, err
+	}
+	p.mu.Lock()
+	wakeAll(p.mu.leoWaiters)
+	p.advanceHWLocked()
+	p.mu.Unlock()
+	return off, nil
+}
+
 // advanceHWLocked moves the high watermark to what the maximal ISR allows
 // and wakes the waiters when it moved.
 func (p *Partition) advanceHWLocked() {

@@ -322,7 +322,10 @@
 // and whose first offset is below upperBound, stopping at the first entry
 // whose last stable offset reaches upperBound (Kafka's
 // collectAbortedTransactions): Fetch's aborted_transactions for
-// read_committed.
+// read_committed, with ReadResult.NextOffset of the read as upperBound
+// (the offset after the last batch read; for a sendfile Region, whose
+// batches are not read, the end of its segment's offsets below maxOffset,
+// Kafka's fallback too).
 //
 // # Locking
 //

@@ -214,13 +214,13 @@ func TestSealedSegmentFilesLRU(t *testing.T) {
 		t.Fatalf("log start %d after retention", l.LogStartOffset())
 	}
 	for _, s := range old[:len(old)-1] {
-		b, _, err := readFrom([]*segment{s}, 0, s.base, 1<<20, 1<<40, false, readOpts{})
+		b, _, _, err := readFrom([]*segment{s}, 0, s.base, 1<<20, 1<<40, false, readOpts{})
 		if err != nil || len(batchesOf(t, b)) != 1 {
 			t.Fatalf("read of deleted segment %d within the delay: %v", s.base, err)
 		}
 	}
 	m.Maintain(at(1<<30 + 60001))
-	if _, _, err := readFrom(old[:1], 0, 0, 1<<20, 1<<40, false, readOpts{}); !errors.Is(err, ErrLogClosed) {
+	if _, _, _, err := readFrom(old[:1], 0, 0, 1<<20, 1<<40, false, readOpts{}); !errors.Is(err, ErrLogClosed) {
 		t.Fatalf("read of a removed segment: %v", err)
 	}
 }

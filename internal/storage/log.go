@@ -39,6 +39,14 @@ type ReadResult struct {
 	HighWatermark  int64
 	LogStartOffset int64
 	LogEndOffset   int64
+	// NextOffset bounds the offsets read (Records or a Region): every
+	// batch returned is below it, and it is at most maxOffset. For
+	// Records it is the offset after the last batch; for a Region, whose
+	// batches are not read, the end of what its segment holds below
+	// maxOffset (the next segment's base offset, or maxOffset): Kafka's
+	// fetch upper bound for aborted transactions, at segment granularity.
+	// Without records it is the offset read from.
+	NextOffset int64
 }
 
 // Log is the log of one partition: a directory of segments. See the
@@ -478,7 +486,7 @@ func (l *Log) read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 		return ReadResult{}, nil, ErrLogClosed
 	}
 	leo := l.leo.Load()
-	res := ReadResult{HighWatermark: l.hw.Load(), LogStartOffset: l.logStart.Load(), LogEndOffset: leo}
+	res := ReadResult{HighWatermark: l.hw.Load(), LogStartOffset: l.logStart.Load(), LogEndOffset: leo, NextOffset: offset}
 	if offset < res.LogStartOffset || offset > leo {
 		l.mu.Unlock()
 		return res, nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, res.LogStartOffset, leo)
@@ -501,8 +509,11 @@ func (l *Log) read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 	if err != nil {
 		return res, nil, storageErr("read offset index", err)
 	}
-	var rg *Region
-	res.Records, rg, err = readFrom(segs[i:], pos, offset, maxBytes, maxOffset, minOneBatch, o)
+	var (
+		rg   *Region
+		next int64
+	)
+	res.Records, rg, next, err = readFrom(segs[i:], pos, offset, maxBytes, maxOffset, minOneBatch, o)
 	if errors.Is(err, ErrLogClosed) && !l.isClosed() {
 		// The segment was removed (retention, truncation) and its file
 		// closed while we read it: the offset is gone.
@@ -510,6 +521,9 @@ func (l *Log) read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 	}
 	if err != nil {
 		return res, nil, err
+	}
+	if res.Records != nil || rg != nil {
+		res.NextOffset = next
 	}
 	return res, rg, nil
 }
@@ -547,67 +561,69 @@ func segmentFor(segs []*segment, offset int64) int {
 // readFrom reads from the first of segs that has a batch with offset (or a
 // later one), starting at file position pos of segs[0]. Each segment's file
 // is acquired from the cache for the read (reopened if it was closed), so
-// only a segment removed meanwhile fails (ErrLogClosed).
-func readFrom(segs []*segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, o readOpts) ([]byte, *Region, error) {
+// only a segment removed meanwhile fails (ErrLogClosed). next is
+// ReadResult.NextOffset.
+func readFrom(segs []*segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, o readOpts) (b []byte, rg *Region, next int64, err error) {
 	for k, s := range segs {
 		if k > 0 {
 			pos = 0
 		}
 		// end: where the batches below maxOffset end, when that is known
-		// without reading them (-1 otherwise).
-		end := int64(-1)
+		// without reading them (-1 otherwise); endOffset: the offset
+		// there.
+		end, endOffset := int64(-1), int64(-1)
 		switch {
 		case s == o.active:
-			end = o.activeEnd
+			end, endOffset = o.activeEnd, maxOffset
 		case k+1 < len(segs) && segs[k+1].base <= maxOffset:
-			end = s.size.Load() // sealed, and wholly below maxOffset
+			end, endOffset = s.size.Load(), segs[k+1].base // sealed, and wholly below maxOffset
 		}
-		b, rg, found, err := readSegment(s, pos, offset, maxBytes, maxOffset, minOneBatch, end, o)
+		b, rg, next, found, err := readSegment(s, pos, offset, maxBytes, maxOffset, minOneBatch, end, endOffset, o)
 		if err != nil || found {
-			return b, rg, err
+			return b, rg, next, err
 		}
 	}
-	return nil, nil, nil
+	return nil, nil, offset, nil
 }
 
-func readSegment(s *segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, knownEnd int64, o readOpts) ([]byte, *Region, bool, error) {
+func readSegment(s *segment, pos, offset int64, maxBytes int32, maxOffset int64, minOneBatch bool, knownEnd, knownEndOffset int64, o readOpts) ([]byte, *Region, int64, bool, error) {
 	end := s.size.Load()
 	if pos >= end {
-		return nil, nil, false, nil
+		return nil, nil, offset, false, nil
 	}
 	f, err := s.logFile.acquire()
 	if err != nil {
-		return nil, nil, false, readErr(err)
+		return nil, nil, offset, false, readErr(err)
 	}
 	defer s.logFile.release()
 	start, p, found, err := seekBatch(f, pos, end, offset)
 	if err != nil {
-		return nil, nil, false, readErr(err)
+		return nil, nil, offset, false, readErr(err)
 	}
 	if !found {
-		return nil, nil, false, nil
+		return nil, nil, offset, false, nil
 	}
 	if p.base >= maxOffset {
-		return nil, nil, true, nil
+		return nil, nil, offset, true, nil
 	}
 	if o.minRegion > 0 && knownEnd >= start+p.size {
 		limit := min(int64(maxBytes), knownEnd-start)
 		if p.size > limit {
 			if !minOneBatch {
-				return nil, nil, true, nil
+				return nil, nil, offset, true, nil
 			}
 			limit = p.size
 		}
 		if limit >= o.minRegion {
 			n := regionLen(f, start, limit, p.size, knownEnd)
 			s.logFile.ref() // the region's own, dropped by Region.Release
-			return nil, &Region{h: s.logFile, f: f, Pos: start, Len: n}, true, nil
+			return nil, &Region{h: s.logFile, f: f, Pos: start, Len: n}, knownEndOffset, true, nil
 		}
 	}
 	n := min(int64(maxBytes), end-start)
 	if p.size > n {
 		if !minOneBatch {
-			return nil, nil, true, nil
+			return nil, nil, offset, true, nil
 		}
 		n = p.size
 	}
@@ -619,9 +635,10 @@ func readSegment(s *segment, pos, offset int64, maxBytes int32, maxOffset int64,
 	}
 	got, err := f.ReadAt(buf, start)
 	if got < len(buf) && err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, true, readErr(err)
+		return nil, nil, offset, true, readErr(err)
 	}
-	return wholeBatches(buf[:got], maxOffset), nil, true, nil
+	b, next := wholeBatches(buf[:got], maxOffset)
+	return b, nil, max(next, offset), true, nil
 }
 
 // regionPeeks bounds the batch headers regionLen reads.
@@ -652,17 +669,19 @@ func regionLen(f vfs.File, start, limit, first, knownEnd int64) int64 {
 	return limit
 }
 
-// wholeBatches cuts buf after its last whole batch below maxOffset.
-func wholeBatches(buf []byte, maxOffset int64) []byte {
-	n := 0
+// wholeBatches cuts buf after its last whole batch below maxOffset and
+// returns the offset after that batch (-1 without one).
+func wholeBatches(buf []byte, maxOffset int64) ([]byte, int64) {
+	n, next := 0, int64(-1)
 	for n < len(buf) {
 		p, err := peek(buf[n:])
 		if err != nil || p.base >= maxOffset || int64(len(buf)-n) < p.size {
 			break
 		}
 		n += int(p.size)
+		next = p.base + int64(p.lastDelta) + 1
 	}
-	return buf[:n]
+	return buf[:n], next
 }
 
 func readErr(err error) error {

@@ -317,12 +317,12 @@ func TestReadDuringSegmentDeletion(t *testing.T) {
 	if l.LogStartOffset() != 4 {
 		t.Fatalf("log start %d", l.LogStartOffset())
 	}
-	b, _, err := readFrom(old, 0, 0, 1<<20, 100, false, readOpts{})
+	b, _, _, err := readFrom(old, 0, 0, 1<<20, 100, false, readOpts{})
 	if err != nil || batchesOf(t, b)[0].BaseOffset != 0 {
 		t.Fatalf("read of a deleted segment within the delay: %v", err)
 	}
 	m.Maintain(at(1<<30 + 60001))
-	if _, _, err := readFrom(old, 0, 0, 1<<20, 100, false, readOpts{}); !errors.Is(err, ErrLogClosed) {
+	if _, _, _, err := readFrom(old, 0, 0, 1<<20, 100, false, readOpts{}); !errors.Is(err, ErrLogClosed) {
 		t.Fatalf("read of a removed segment: %v", err)
 	}
 }

@@ -98,6 +98,55 @@ func TestReadRegion(t *testing.T) {
 	}
 }
 
+// TestReadNextOffset checks ReadResult.NextOffset, the upper bound a
+// read_committed fetch asks aborted transactions for: the offset after the
+// last batch read, the end of a region's segment below maxOffset, the
+// offset read from when nothing is.
+func TestReadNextOffset(t *testing.T) {
+	m, l, _, size := regionLog(t, 12, 5) // segments at 0, 20, 40 (active); batches of 4 offsets
+	defer m.Close()
+	cases := []struct {
+		name      string
+		offset    int64
+		maxBytes  int32
+		maxOffset int64
+		minRegion int64
+		region    bool
+		want      int64
+	}{
+		{"records", 0, int32(2 * size), -1, 0, false, 8},
+		{"records cut at maxOffset", 20, 1 << 20, 28, 0, false, 28},
+		{"records across a batch", 22, int32(size), -1, 0, false, 24},
+		{"records in the active segment", 40, 1 << 20, -1, 0, false, 48},
+		{"sealed region", 0, int32(2 * size), -1, 1, true, 20},
+		{"sealed region below maxOffset", 20, 1 << 20, 44, 1, true, 40},
+		{"active region", 40, 1 << 20, -1, 1, true, 48},
+		{"nothing at maxOffset", 28, 1 << 20, 28, 1, false, 28},
+		{"nothing at the end", 48, 1 << 20, -1, 1, false, 48},
+	}
+	for _, c := range cases {
+		var (
+			res ReadResult
+			rg  *Region
+			err error
+		)
+		if c.minRegion > 0 {
+			res, rg, err = l.ReadRegion(c.offset, c.maxBytes, c.maxOffset, true, c.minRegion, nil)
+		} else {
+			res, err = l.Read(c.offset, c.maxBytes, c.maxOffset, true)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if (rg != nil) != c.region || res.NextOffset != c.want {
+			t.Errorf("%s: region %v next %d, want region %v next %d", c.name, rg != nil, res.NextOffset, c.region, c.want)
+		}
+		if rg != nil {
+			rg.Release()
+		}
+	}
+}
+
 // TestReadRegionOutlivesSegmentDeletion holds a region while its segment
 // is deleted by DeleteRecords and retention: the file stays readable until
 // the region is released.
