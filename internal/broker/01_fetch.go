@@ -24,7 +24,9 @@ import (
 //
 // A fetch answers at once when it has min_bytes, when max_wait_ms is 0, or
 // when a partition has an error; otherwise it waits (a delayed fetch) until
-// a high watermark moves enough or max_wait_ms passes. The first partition
+// a high watermark moves enough or max_wait_ms passes (the last stable
+// offset, which read_committed reads up to, moves only with the high
+// watermark: a transaction's end is stable once its marker is below it). The first partition
 // with data always gets at least one whole batch, even over max_bytes, so a
 // consumer can never be stuck behind a batch bigger than its limits.
 func init() { register(kmsg.Fetch, 4, 17, handleFetch) }
@@ -289,7 +291,9 @@ func (s *Server) readFollowerPartition(replicaID int32, topic string, part int32
 		return s.absentPartitionError(topic, part)
 	}
 	fr, err := p.ReadForFollower(replicaID, sp.fetchOffset, sp.currentLeaderEpoch, sp.lastFetchedEpoch, maxBytes, sendfileMinBytes, fb.alloc)
-	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = fr.HighWatermark, fr.HighWatermark, fr.LogStartOffset
+	// Followers do not use the last stable offset; it is sent as to a
+	// consumer, never above the high watermark sent.
+	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = fr.HighWatermark, min(p.Log.LastStableOffset(), fr.HighWatermark), fr.LogStartOffset
 	if err != nil {
 		if fr.HighWatermark < 0 {
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
@@ -337,30 +341,75 @@ func (s *Server) readPartition(topic string, part int32, sp *sessionPart, cons c
 		}
 	} else if s.rackAwareReads && cons.followerOK && cons.rack != "" {
 		if id := p.PreferredReadReplica(cons.rack, sp.fetchOffset, s.rackOf); id >= 0 {
-			hw := l.HighWatermark()
+			lso := l.LastStableOffset()
 			rp.PreferredReadReplica = id
-			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, hw, l.LogStartOffset()
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = l.HighWatermark(), lso, l.LogStartOffset()
 			return nil
 		}
 	}
-	// Without transactions the last stable offset is the high watermark,
-	// so both isolation levels read up to it.
+	// Every answer carries the last stable offset (as Kafka's does);
+	// read_committed reads up to it, read_uncommitted up to the high
+	// watermark. On a follower (KIP-392) both are the follower's own. The
+	// last stable offset is loaded first: it is at most the high
+	// watermark of its moment, so at most the one loaded after it.
+	lso := l.LastStableOffset()
 	hw := l.HighWatermark()
-	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, hw, l.LogStartOffset()
+	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hw, lso, l.LogStartOffset()
 	if sp.fetchOffset > hw && sp.fetchOffset <= l.LogEndOffset() {
 		return nil // between HW and LEO: nothing to read yet, not an error
 	}
-	rr, rg, err := l.ReadRegion(sp.fetchOffset, maxBytes, hw, minOne, sendfileMinBytes, fb.alloc)
+	committed := cons.isolation == readCommitted
+	upTo := hw
+	if committed {
+		// Between the LSO and the HW ReadRegion reads nothing, without
+		// an error, as Kafka does. The sendfile region is still exact:
+		// ReadRegion cuts at the LSO (a batch boundary) by reading the
+		// batches unless a sealed segment lies wholly below it or it is
+		// the log end.
+		upTo = lso
+	}
+	rr, rg, err := l.ReadRegion(sp.fetchOffset, maxBytes, upTo, minOne, sendfileMinBytes, fb.alloc)
 	if err != nil {
 		if errors.Is(err, storage.ErrOffsetOutOfRange) {
 			rp.LogStartOffset = l.LogStartOffset()
 		}
 		return err
 	}
+	if committed && (rr.Records != nil || rg != nil) {
+		if err := abortedTxns(l, sp.fetchOffset, rr.NextOffset, rp); err != nil {
+			if rg != nil {
+				rg.Release()
+			}
+			return err
+		}
+	}
 	rp.RecordBatches = rr.Records
 	if rg != nil {
 		rp.RecordBatches = fb.addRegion(rg)
 	}
 	rp.LogStartOffset = rr.LogStartOffset
+	return nil
+}
+
+// readCommitted is the isolation level of a read_committed fetch.
+const readCommitted = 1
+
+// abortedTxns fills a read_committed answer's aborted transactions: those
+// that overlap [fetchOffset, upperBound), upperBound being past the
+// batches read (ReadResult.NextOffset: exact for records, the segment's end
+// for a sendfile region; Kafka bounds it with the offset index, or the
+// segment's end). A consumer skips a listed producer's batches from its
+// first offset until that producer's ABORT marker; an extra entry past
+// what was sent is harmless, a missing one shows aborted records.
+func abortedTxns(l *storage.Log, fetchOffset, upperBound int64, rp *kmsg.FetchResponseTopicPartition) error {
+	as, err := l.AbortedTransactions(fetchOffset, upperBound)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		rp.AbortedTransactions = append(rp.AbortedTransactions, at)
+	}
 	return nil
 }

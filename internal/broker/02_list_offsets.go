@@ -17,6 +17,8 @@ import (
 // timestamp query (-3, KIP-734), v8 earliest-local (-4, KIP-405) and v9
 // latest-tiered (-5, KIP-1005). Without tiered storage the local log is the
 // whole log, so -4 is the earliest offset and -5 has no answer (-1).
+// Latest (-1) and timestamp lookups end at the last stable offset for
+// read_committed, at the high watermark for read_uncommitted.
 func init() { register(kmsg.ListOffsets, 1, 9, handleListOffsets) }
 
 // Special timestamps of ListOffsets.
@@ -38,7 +40,7 @@ func handleListOffsets(s *Server, r *request) kmsg.Response {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-			if err := s.listOffset(rt.Topic, rp, &sp); err != nil {
+			if err := s.listOffset(rt.Topic, rp, req.IsolationLevel, &sp); err != nil {
 				sp.ErrorCode = errCode(err)
 				sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
 			}
@@ -49,7 +51,7 @@ func handleListOffsets(s *Server, r *request) kmsg.Response {
 	return resp
 }
 
-func (s *Server) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {
+func (s *Server) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, isolation int8, sp *kmsg.ListOffsetsResponseTopicPartition) error {
 	p := s.replicas.Get(topic, rp.Partition)
 	if p == nil {
 		return s.absentPartitionError(topic, rp.Partition)
@@ -59,11 +61,17 @@ func (s *Server) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartiti
 	}
 	l := p.Log
 	sp.LeaderEpoch = l.LatestEpoch()
+	// The last offset a consumer of the isolation level may fetch (Kafka's
+	// lastFetchableOffset): the last stable offset (the first offset of
+	// the earliest open transaction, or the high watermark) for
+	// read_committed, the high watermark for read_uncommitted.
+	fetchable := l.HighWatermark
+	if isolation == readCommitted {
+		fetchable = l.LastStableOffset
+	}
 	switch rp.Timestamp {
 	case listLatest:
-		// Both isolation levels end at the high watermark until
-		// transactions give a last stable offset below it.
-		sp.Offset = l.HighWatermark()
+		sp.Offset = fetchable()
 	case listEarliest, listEarliestLocal:
 		sp.Offset = l.LogStartOffset()
 	case listLatestTiered:
@@ -82,7 +90,7 @@ func (s *Server) listOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartiti
 		if err != nil {
 			return err
 		}
-		if !ok || off >= l.HighWatermark() {
+		if !ok || off >= fetchable() {
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
 			return nil
 		}
