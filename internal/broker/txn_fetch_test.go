@@ -25,9 +25,16 @@ type txnWriter struct {
 
 func newTxnWriter(t *testing.T, tb *testBroker, topic string) *txnWriter {
 	t.Helper()
+	// CreateTopics answers once the controller committed the topic; the
+	// broker may apply it a moment later.
+	deadline := time.Now().Add(10 * time.Second)
 	p := tb.srv.Replicas().Get(topic, 0)
-	if p == nil {
-		t.Fatalf("no partition %s-0", topic)
+	for p == nil || !p.IsLeader() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s-0 is not led here", topic)
+		}
+		time.Sleep(10 * time.Millisecond)
+		p = tb.srv.Replicas().Get(topic, 0)
 	}
 	return &txnWriter{t: t, p: p, seq: map[int64]int32{}}
 }
