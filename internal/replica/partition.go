@@ -169,29 +169,42 @@ func (p *Partition) AppendAsLeader(set []byte, acks int16, leaderEpoch int32, no
 // (storage.Log.AppendMarker) and moves the high watermark like an append:
 // a marker reaching the high watermark is what moves the last stable
 // offset, so the high watermark's waiters (delayed read_committed
-// fetches among them) wake with it. Not used by the broker yet.
+// fetches among them) wake with it. It is AppendMarkerAcks with acks 1.
 func (p *Partition) AppendMarker(producerID int64, producerEpoch int16, commit bool, coordinatorEpoch int32, now time.Time) (int64, error) {
+	off, _, err := p.AppendMarkerAcks(producerID, producerEpoch, commit, coordinatorEpoch, 1, now)
+	return off, err
+}
+
+// AppendMarkerAcks is AppendMarker for WriteTxnMarkers: with acks -1 it
+// first checks min.insync.replicas as AppendAsLeader does
+// (NOT_ENOUGH_REPLICAS: nothing is written), and it returns the marker's
+// offset and the leader epoch it was written under, which a wait for its
+// commit (CommitError, WaitCommitted) is bound to.
+func (p *Partition) AppendMarkerAcks(producerID int64, producerEpoch int16, commit bool, coordinatorEpoch int32, acks int16, now time.Time) (int64, int32, error) {
 	p.roleMu.RLock()
 	defer p.roleMu.RUnlock()
 	p.mu.Lock()
-	ls, epoch := p.mu.ls, p.mu.leaderEpoch
+	ls, epoch, cfg := p.mu.ls, p.mu.leaderEpoch, p.mu.cfg
 	var err error
-	if ls == nil {
+	switch {
+	case ls == nil:
 		err = p.notLeaderLocked()
+	case acks == -1 && int64(len(ls.isr)) < int64(cfg.MinInsyncReplicas):
+		err = fmt.Errorf("%w: the ISR %v has %d, min.insync.replicas is %d", ErrNotEnoughReplicas, ls.isr, len(ls.isr), cfg.MinInsyncReplicas)
 	}
 	p.mu.Unlock()
 	if err != nil {
-		return -1, err
+		return -1, -1, err
 	}
 	off, err := p.Log.AppendMarker(producerID, producerEpoch, commit, coordinatorEpoch, epoch, now)
 	if err != nil {
-		return -1, err
+		return -1, -1, err
 	}
 	p.mu.Lock()
 	wakeAll(p.mu.leoWaiters)
 	p.advanceHWLocked()
 	p.mu.Unlock()
-	return off, nil
+	return off, epoch, nil
 }
 
 // advanceHWLocked moves the high watermark to what the maximal ISR allows
