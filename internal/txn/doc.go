@@ -94,8 +94,9 @@
 //     (or one that no longer exists) reported with MarkerWritten, whose
 //     Effects are applied like a request's. TRANSACTION_COORDINATOR_FENCED
 //     or INVALID_PRODUCER_EPOCH mean a newer coordinator: stop, the shard is
-//     being unloaded. Partition leaders need the WriteTxnMarkers handler
-//     (control batch, producer state, LSO, aborted-txn index).
+//     being unloaded. Built: internal/broker/txn_markers.go (the sender,
+//     with a per-partition callback) and the WriteTxnMarkers handler; left:
+//     feeding it a shard's Markers and applying MarkerWritten's Effects.
 //   - KIP-890 part 1 on the partition leaders: before appending a
 //     transactional batch whose producer has no ongoing transaction on the
 //     partition, send AddPartitionsToTxn v4/v5 with VerifyOnly to the
