@@ -478,6 +478,18 @@ var brokerDeclarations = []*Def{
 		Doc: "The largest transaction timeout a producer may ask for, in milliseconds.",
 	},
 	{
+		Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: Int, Default: ptr("10000"), rule: atLeast(1), Importance: Low, Unused: true,
+		Doc: "How often the coordinator looks for transactions past their timeout to abort, in milliseconds.",
+	},
+	{
+		Name: "transaction.remove.expired.transaction.cleanup.interval.ms", Type: Int, Default: ptr("3600000"), rule: atLeast(1), Importance: Low, Unused: true,
+		Doc: "How often the coordinator removes transactional ids past transactional.id.expiration.ms, in milliseconds.",
+	},
+	{
+		Name: "transaction.partition.verification.enable", Type: Boolean, Default: ptr("true"), Importance: Low, Unused: true,
+		Doc: "Whether a partition leader verifies with the transaction coordinator that a transaction is ongoing before it appends a transactional batch (KIP-890 part 1).",
+	},
+	{
 		Name: "producer.id.expiration.ms", Type: Int, Default: ptr("86400000"), rule: atLeast(1), Importance: Low, Scope: ClusterWide,
 		Doc: "How long the state of an idle producer id is kept by a partition leader, in milliseconds.",
 	},
