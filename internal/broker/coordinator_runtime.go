@@ -19,8 +19,8 @@ import (
 // partition, loaded by replaying the partition, fed by the handlers,
 // ticked for its timers, and persisted by appending its records with
 // acks=all. The group coordinator runs on it over __consumer_offsets
-// (groups.go); the transaction coordinator is to run on it over
-// __transaction_state. What differs between them is the state machine,
+// (groups.go), the transaction coordinator over __transaction_state
+// (txn_coordinator.go). What differs between them is the state machine,
 // behind machineOps.
 //
 // Lock order: coordinatorRuntime.mu before runtimeShard.mu; a shard's
@@ -336,6 +336,27 @@ func (c *coordinatorRuntime[M]) do(key string, fn func(now time.Time, sm M) coor
 	}
 	c.applyLocked(sh, fn(c.s.now(), sh.mu.sm))
 	return nil
+}
+
+// doShard runs one state machine call on the loaded shard of a partition
+// (not one of a key: the transaction marker sender's reports) and applies
+// its effects, with the shard's mutex held. It reports whether the shard
+// was loaded and open.
+func (c *coordinatorRuntime[M]) doShard(partition int32, fn func(now time.Time, sh *runtimeShard[M]) coordEffects) bool {
+	c.mu.Lock()
+	sh := c.mu.shards[partition]
+	c.mu.Unlock()
+	if sh == nil {
+		return false
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	// Checked under the mutex: a load holds it until the shard is loaded.
+	if sh.mu.closed || !sh.loaded.Load() {
+		return false
+	}
+	c.applyLocked(sh, fn(c.s.now(), sh))
+	return true
 }
 
 // read runs a read-only call on a key's shard.

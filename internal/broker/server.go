@@ -93,6 +93,7 @@ type Server struct {
 	rackAwareReads bool
 	sessions       *fetchSessions
 	groups         *groupCoordinator
+	txns           *txnCoordinator // not reachable from clients yet
 
 	dirLocks []*os.File // flocks on the log dirs' .lock files
 	propDirs []string   // the dirs with meta.properties
@@ -263,6 +264,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.ready.Store(true)
 	s.serving.Store(true)
 	s.groups = startGroupCoordinator(s)
+	s.txns = startTxnCoordinator(s)
 	close(s.servingCh)
 	s.startAccepting()
 	s.wg.Add(1)
@@ -473,6 +475,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.groups.stop()
+	s.txns.stop()
 	if s.replicas != nil {
 		s.replicas.Close()
 	}

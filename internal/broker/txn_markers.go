@@ -16,9 +16,8 @@ import (
 
 // txnMarkerSender writes the markers of ended transactions to the leaders
 // of their partitions (Kafka's TransactionMarkerChannelManager), for the
-// transaction coordinator. Built, not yet driven by one: the coordinator
-// wiring is to give it the Markers its shards return, and report each
-// outcome to the shard with MarkerWritten.
+// transaction coordinator (txn_coordinator.go gives it the Markers its
+// shards return and reports each outcome to the shard with MarkerWritten).
 //
 // send takes a marker (producer id and epoch, COMMIT or ABORT, coordinator
 // epoch, its partitions). A dispatcher goroutine routes each partition to

@@ -452,37 +452,37 @@ var brokerDeclarations = []*Def{
 
 	// --- transactions and idempotence ---
 	{
-		Name: "transaction.state.log.num.partitions", Type: Int, Default: ptr("50"), rule: atLeast(1), Importance: High, Unused: true,
+		Name: "transaction.state.log.num.partitions", Type: Int, Default: ptr("50"), rule: atLeast(1), Importance: High,
 		Doc: "The number of partitions of __transaction_state; fixed once the topic exists.",
 	},
 	{
-		Name: "transaction.state.log.replication.factor", Type: Short, Default: ptr("1"), rule: atLeast(1), Importance: High, Unused: true,
+		Name: "transaction.state.log.replication.factor", Type: Short, Default: ptr("1"), rule: atLeast(1), Importance: High,
 		Doc:  "The replication factor of __transaction_state.",
 		Note: "Kafka's default is 3; Samsa's is 1 for the single node. Set 3 in production.",
 	},
 	{
-		Name: "transaction.state.log.min.isr", Type: Int, Default: ptr("1"), rule: atLeast(1), Importance: High, Unused: true,
+		Name: "transaction.state.log.min.isr", Type: Int, Default: ptr("1"), rule: atLeast(1), Importance: High,
 		Doc:  "The min.insync.replicas of __transaction_state.",
 		Note: "Kafka's default is 2; Samsa's is 1 for the single node.",
 	},
 	{
-		Name: "transaction.state.log.segment.bytes", Type: Int, Default: ptr("104857600"), rule: atLeast(1), Importance: High, Unused: true,
+		Name: "transaction.state.log.segment.bytes", Type: Int, Default: ptr("104857600"), rule: atLeast(1), Importance: High,
 		Doc: "The segment size of __transaction_state.",
 	},
 	{
-		Name: "transactional.id.expiration.ms", Type: Int, Default: ptr("604800000"), rule: atLeast(1), Importance: High, Unused: true,
+		Name: "transactional.id.expiration.ms", Type: Int, Default: ptr("604800000"), rule: atLeast(1), Importance: High,
 		Doc: "How long the coordinator keeps a transactional id that sends no transaction status update, in milliseconds.",
 	},
 	{
-		Name: "transaction.max.timeout.ms", Type: Int, Default: ptr("900000"), rule: atLeast(1), Importance: High, Unused: true,
+		Name: "transaction.max.timeout.ms", Type: Int, Default: ptr("900000"), rule: atLeast(1), Importance: High,
 		Doc: "The largest transaction timeout a producer may ask for, in milliseconds.",
 	},
 	{
-		Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: Int, Default: ptr("10000"), rule: atLeast(1), Importance: Low, Unused: true,
+		Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: Int, Default: ptr("10000"), rule: atLeast(1), Importance: Low,
 		Doc: "How often the coordinator looks for transactions past their timeout to abort, in milliseconds.",
 	},
 	{
-		Name: "transaction.remove.expired.transaction.cleanup.interval.ms", Type: Int, Default: ptr("3600000"), rule: atLeast(1), Importance: Low, Unused: true,
+		Name: "transaction.remove.expired.transaction.cleanup.interval.ms", Type: Int, Default: ptr("3600000"), rule: atLeast(1), Importance: Low,
 		Doc: "How often the coordinator removes transactional ids past transactional.id.expiration.ms, in milliseconds.",
 	},
 	{

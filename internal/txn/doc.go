@@ -62,6 +62,13 @@
 //
 // # Wiring (not done yet; the broker still refuses transactions)
 //
+// Wired so far: internal/broker/txn_coordinator.go runs a Shard per led
+// __transaction_state partition on the coordinator runtime, with the
+// Config from the broker's config and image, the markers of LoadComplete
+// and Complete handed to the marker sender and its reports fed back
+// through MarkerWritten; it is not reachable from clients, and nothing
+// but tests creates the topic yet (ensureTxnTopic).
+//
 // The broker will run one Shard per __transaction_state partition it
 // leads on the coordinator runtime the group coordinator runs on
 // (internal/broker/coordinator_runtime.go: load on leadership by replaying
@@ -95,8 +102,10 @@
 //     Effects are applied like a request's. TRANSACTION_COORDINATOR_FENCED
 //     or INVALID_PRODUCER_EPOCH mean a newer coordinator: stop, the shard is
 //     being unloaded. Built: internal/broker/txn_markers.go (the sender,
-//     with a per-partition callback) and the WriteTxnMarkers handler; left:
-//     feeding it a shard's Markers and applying MarkerWritten's Effects.
+//     with a per-partition callback), the WriteTxnMarkers handler, and the
+//     coordinator feeding it (txn_coordinator.go); left: Outstanding is
+//     not used (the sender only restarts with the server), and a marker
+//     failing with a non-retriable error other than fencing is only logged.
 //   - KIP-890 part 1 on the partition leaders: before appending a
 //     transactional batch whose producer has no ongoing transaction on the
 //     partition, send AddPartitionsToTxn v4/v5 with VerifyOnly to the
