@@ -52,6 +52,7 @@ func startTxnCoordinator(s *Server) *txnCoordinator {
 			// with the append, under the shard's mutex. Markers in flight
 			// are dropped by the next load's LoadComplete resending them.
 			abort: func(*txn.Shard) coordEffects { return coordEffects{} },
+			sync:  syncTxnVersion(s),
 		})
 	c.start()
 	return c
@@ -75,6 +76,7 @@ func txnConfig(s *Server) txn.Config {
 		IDExpiration:          ms("transactional.id.expiration.ms"),
 		AbortTimedOutInterval: ms("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
 		RemoveExpiredInterval: ms("transaction.remove.expired.transaction.cleanup.interval.ms"),
+		TransactionVersion:    s.meta.Image().Features[metadata.FeatureTransactionVersion],
 		ProducerIDs:           s.pids.tryNext,
 		OffsetsPartition: func(groupID string) int32 {
 			n := int32(cfg.Int("offsets.topic.num.partitions"))
@@ -86,6 +88,26 @@ func txnConfig(s *Server) txn.Config {
 		PartitionExists: func(topic string, partition int32) bool {
 			return s.meta.Image().Partition(topic, partition) != nil
 		},
+	}
+}
+
+// syncTxnVersion gives a shard a new config when the finalized
+// transaction.version changes (only level 0 is supported yet).
+func syncTxnVersion(s *Server) func(sh *runtimeShard[*txn.Shard], img *metadata.Image, now time.Time) coordEffects {
+	return func(sh *runtimeShard[*txn.Shard], img *metadata.Image, _ time.Time) coordEffects {
+		old := sh.mu.image
+		sh.mu.image = img
+		if old == img {
+			return coordEffects{}
+		}
+		level := img.Features[metadata.FeatureTransactionVersion]
+		// The first sync too: the image may have moved since the load.
+		if old == nil || old.Features[metadata.FeatureTransactionVersion] != level {
+			cfg := txnConfig(s)
+			cfg.TransactionVersion = level
+			sh.mu.sm.SetConfig(cfg)
+		}
+		return coordEffects{}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -163,5 +164,72 @@ func TestTxnCoordinatorRuntime(t *testing.T) {
 	// The next InitProducerID continues from the reloaded epoch.
 	if pid3, epoch3 := txnInit(t, tb, id); pid3 != pid || epoch3 != 2 {
 		t.Fatalf("InitProducerID after restart: id %d epoch %d, want id %d epoch 2", pid3, epoch3, pid)
+	}
+}
+
+// TestTxnCoordinatorResendsMarkersOnLoad: a transaction whose COMMIT
+// marker cannot be written yet (the data partition wants two in-sync
+// replicas on one broker) stays in PrepareCommit across a restart; the
+// reload resends its marker, which is written once the partition accepts
+// it, and the transaction completes.
+func TestTxnCoordinatorResendsMarkersOnLoad(t *testing.T) {
+	tb := startBroker(t, "transaction.state.log.num.partitions=1")
+	createTopic(t, tb, "tcr-isr", 1, map[string]*string{"min.insync.replicas": kmsg.StringPtr("2")})
+	p := wtmLeader(t, tb, "tcr-isr", 0)
+	if err := tb.srv.txns.ensureTxnTopic(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	const id = "tcr-resend"
+	pid, epoch := txnInit(t, tb, id)
+	// acks=1: the data batch needs no second replica.
+	wtmTxnBatch(t, p, pid, epoch, 0, "r1")
+	at := kmsg.NewAddPartitionsToTxnRequestTransaction()
+	at.TransactionalID, at.ProducerID, at.ProducerEpoch = id, pid, epoch
+	rt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+	rt.Topic, rt.Partitions = "tcr-isr", []int32{0}
+	at.Topics = append(at.Topics, rt)
+	var added *kmsg.AddPartitionsToTxnResponseTransaction
+	txnDo(t, tb, id, func(now time.Time, sm *txn.Shard) txn.Effects {
+		return sm.AddPartitions(now, 3, &at, func(r kmsg.AddPartitionsToTxnResponseTransaction) { added = &r })
+	})
+	if added == nil || added.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("AddPartitions: %+v", added)
+	}
+	end := kmsg.NewPtrEndTxnRequest()
+	end.SetVersion(3)
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = id, pid, epoch, true
+	var ended *kmsg.EndTxnResponse
+	txnDo(t, tb, id, func(now time.Time, sm *txn.Shard) txn.Effects {
+		return sm.EndTxn(now, end, func(r *kmsg.EndTxnResponse) { ended = r })
+	})
+	if ended == nil || ended.ErrorCode != 0 {
+		t.Fatalf("EndTxn: %+v", ended)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if st := txnDescribe(t, tb, id); st.State != "PrepareCommit" {
+		t.Fatalf("state %q while the marker cannot be written, want PrepareCommit", st.State)
+	}
+
+	tb.restart()
+	if st := txnDescribe(t, tb, id); st.State != "PrepareCommit" {
+		t.Fatalf("state %q after restart, want PrepareCommit", st.State)
+	}
+	if _, err := tb.admin().AlterTopicConfigs(testCtx(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "min.insync.replicas", Value: kmsg.StringPtr("1")}}, "tcr-isr"); err != nil {
+		t.Fatal(err)
+	}
+	p = wtmLeader(t, tb, "tcr-isr", 0)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st := txnDescribe(t, tb, id)
+		if st.State == "CompleteCommit" && p.Log.LastStableOffset() == p.Log.LogEndOffset() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state %q, LSO %d LEO %d: the resent marker did not complete the commit", st.State, p.Log.LastStableOffset(), p.Log.LogEndOffset())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := wtmPoll(t, tb, "tcr-isr", 1, 10*time.Second); !slices.Equal(got, []string{"r1"}) {
+		t.Fatalf("read_committed read %v, want r1", got)
 	}
 }
