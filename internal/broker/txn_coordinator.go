@@ -49,8 +49,10 @@ func startTxnCoordinator(s *Server) *txnCoordinator {
 			nextDeadline: (*txn.Shard).NextDeadline,
 			tick:         func(sm *txn.Shard, now time.Time) coordEffects { return c.effects(sm.Tick(now)) },
 			// Nothing waits in a txn.Shard between calls: its replies run
-			// with the append, under the shard's mutex. Markers in flight
-			// are dropped by the next load's LoadComplete resending them.
+			// with the append, under the shard's mutex. The reports of
+			// markers still in flight find the shard closed (or another
+			// coordinator epoch) and are dropped; the next load resends
+			// those markers from its LoadComplete.
 			abort: func(*txn.Shard) coordEffects { return coordEffects{} },
 			sync:  syncTxnVersion(s),
 		})
