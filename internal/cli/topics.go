@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -306,8 +307,37 @@ func (o *topicsOpts) runCreate(adm *kadm.Client, stdout io.Writer) error {
 			return fmt.Errorf("creating topic %s: %s", o.topic, kafkaErr(err, deref(rt.ErrorMessage)))
 		}
 	}
+	o.waitKnownEverywhere(ctx)
 	fmt.Fprintf(stdout, "Created topic %s.\n", o.topic)
 	return nil
+}
+
+// waitKnownEverywhere waits, at most 5 s, until every broker's metadata
+// has the new topic: the controller answers once the topic is committed,
+// and the other brokers apply it a moment later, so a describe sent to
+// one of them right after could not find it yet.
+func (o *topicsOpts) waitKnownEverywhere(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		known := true
+		for _, b := range o.cl.DiscoveredBrokers() {
+			req := kmsg.NewPtrMetadataRequest()
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(o.topic)
+			req.Topics = append(req.Topics, rt)
+			r, err := b.Request(ctx, req)
+			resp, _ := r.(*kmsg.MetadataResponse)
+			if err != nil || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
+				known = false
+				break
+			}
+		}
+		if known {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func deref(s *string) string {
