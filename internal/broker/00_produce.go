@@ -16,6 +16,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/records"
 	"github.com/samsa-streaming/samsa/internal/replica"
+	"github.com/samsa-streaming/samsa/internal/storage"
 )
 
 // Produce v3-v12.
@@ -23,8 +24,10 @@ import (
 // v3 carries only magic v2 batches and the transactional id; v5 adds the log
 // start offset to the answer; v8 per-record errors and an error message;
 // v9 is flexible; v10-v11 add the current leader tag (KIP-951); v12 lets
-// transactional producers skip AddPartitionsToTxn (KIP-890), which matters
-// only once transactions exist. v13 (topic ids) is Kafka 4.1 and not served.
+// transactional producers skip AddPartitionsToTxn (KIP-890 part 2), which
+// they do only with transaction.version 2 finalized, which it cannot be
+// yet. A transactional batch is verified with its coordinator first
+// (txn_verify.go, KIP-890 part 1). v13 (topic ids) is Kafka 4.1 and not served.
 //
 // Each partition's record set is validated (package records) and appended
 // by the log, which assigns offsets and checks idempotence. acks=-1 answers
@@ -42,8 +45,6 @@ func handleProduce(s *Server, r *request) kmsg.Response {
 	switch {
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		reqErr = kerr.InvalidRequiredAcks
-	case req.TransactionID != nil:
-		reqErr = errTransactionsUnsupported
 	}
 
 	// One job per partition, in request order; the appends run in
@@ -60,6 +61,9 @@ func handleProduce(s *Server, r *request) kmsg.Response {
 		}
 	}
 	if reqErr == nil {
+		if req.TransactionID != nil {
+			s.verifyProduce(*req.TransactionID, jobs)
+		}
 		s.runProduceJobs(req.Version, req.Acks, now, jobs)
 	}
 
@@ -156,8 +160,11 @@ type produceJob struct {
 	part  int32
 	set   []byte
 	sp    kmsg.ProduceResponseTopicPartition
-	wait  *replica.CommitWait
-	err   error
+	// opts are the append's checks: transaction verification
+	// (txn_verify.go).
+	opts storage.AppendOptions
+	wait *replica.CommitWait
+	err  error
 }
 
 // parallelProduceBytes is the size of a produce request from which its
@@ -176,7 +183,10 @@ const parallelProduceBytes = 256 << 10
 // recovers it as for any handler.
 func (s *Server) runProduceJobs(version, acks int16, now time.Time, jobs []produceJob) {
 	run := func(j *produceJob) {
-		j.wait, j.err = s.produceTo(version, j.topic, j.part, j.set, acks, now, &j.sp)
+		if j.err != nil {
+			return // failed verification
+		}
+		j.wait, j.err = s.produceTo(version, j.topic, j.part, j.set, acks, j.opts, now, &j.sp)
 	}
 	total := 0
 	for i := range jobs {
@@ -241,7 +251,7 @@ func repeatsPartition(jobs []produceJob) bool {
 // produceTo validates and appends one partition's record set and fills sp.
 // It returns a wait when the append is not yet covered by the high
 // watermark and acks=-1 asked for that.
-func (s *Server) produceTo(version int16, topic string, part int32, set []byte, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (*replica.CommitWait, error) {
+func (s *Server) produceTo(version int16, topic string, part int32, set []byte, acks int16, opts storage.AppendOptions, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (*replica.CommitWait, error) {
 	if isInternalTopic(topic) {
 		// Only the coordinators write their internal topics.
 		return nil, fmt.Errorf("%w: cannot append to internal topic %s", kerr.InvalidTopicException, topic)
@@ -263,14 +273,11 @@ func (s *Server) produceTo(version int16, topic string, part int32, set []byte, 
 	if err != nil {
 		return nil, err
 	}
-	if vr.Transactional {
-		return nil, errTransactionsUnsupported
-	}
 	if version < 7 && batchCodec(vr.Set) == records.CodecZstd {
 		// zstd arrived with Produce v7 (KIP-110); older clients can't read it back.
 		return nil, fmt.Errorf("%w: zstd needs Produce v7 or later", records.ErrUnsupportedCompression)
 	}
-	res, err := p.AppendAsLeader(vr.Set, acks, -1, now)
+	res, err := p.AppendAsLeaderOpts(vr.Set, acks, -1, now, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,14 @@
 package broker
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/txn"
 )
 
 // FindCoordinator v0-v6.
@@ -14,12 +17,12 @@ import (
 // flexible, v4 batches keys (KIP-699), v5 and v6 change nothing for group
 // and transaction keys (v6 adds share-group keys, type 2, KIP-932).
 //
-// A group's coordinator is the leader of its __consumer_offsets partition
-// (Java hash of the group id modulo the partition count); the first lookup
-// creates the topic, as Kafka does. Transactions do not exist yet: a
-// transaction key answers UNSUPPORTED_VERSION with a message saying so.
-// COORDINATOR_NOT_AVAILABLE would be retried by every client until its
-// transaction timeout (sarama: 50 times over ~7 minutes).
+// A group's coordinator is the leader of its __consumer_offsets partition,
+// a transactional id's the leader of its __transaction_state partition
+// (Java hash of the key modulo the partition count, for both); the first
+// lookup of each kind creates its topic, as Kafka does. Asked on the
+// leader itself, the lookup also starts loading the partition, so the
+// client's first request finds it loaded more often.
 func init() { register(kmsg.FindCoordinator, 0, 6, handleFindCoordinator) }
 
 // Kafka's coordinator key types.
@@ -55,10 +58,19 @@ func (s *Server) findCoordinator(r *request, keyType int8, key string) kmsg.Find
 		co.ErrorMessage = errMessage(err)
 		return co
 	}
+	var (
+		topic        string
+		partitionFor func(string, int32) int32
+		ensure       func(context.Context) error
+		load         func(int32)
+	)
 	switch keyType {
 	case coordinatorGroup:
+		topic, partitionFor, ensure = metadata.ConsumerOffsetsTopic, group.PartitionFor, s.groups.ensureOffsetsTopic
+		load = func(p int32) { s.groups.shard(p) }
 	case coordinatorTransaction:
-		return fail(errNoTransactionCoordinator)
+		topic, partitionFor, ensure = metadata.TransactionStateTopic, txn.PartitionFor, s.txns.ensureTxnTopic
+		load = func(p int32) { s.txns.shard(p) }
 	default:
 		return fail(kerr.InvalidRequest)
 	}
@@ -67,15 +79,15 @@ func (s *Server) findCoordinator(r *request, keyType int8, key string) kmsg.Find
 	}
 	ctx, cancel := s.requestContext(0)
 	defer cancel()
-	if err := s.groups.ensureOffsetsTopic(ctx); err != nil {
+	if err := ensure(ctx); err != nil {
 		return fail(kerr.CoordinatorNotAvailable)
 	}
 	img := s.meta.Image()
-	t := img.Topics[metadata.ConsumerOffsetsTopic]
+	t := img.Topics[topic]
 	if t == nil || len(t.Partitions) == 0 {
 		return fail(kerr.CoordinatorNotAvailable)
 	}
-	mp := t.Partitions[group.PartitionFor(key, int32(len(t.Partitions)))]
+	mp := t.Partitions[partitionFor(key, int32(len(t.Partitions)))]
 	b := img.Brokers[mp.Leader]
 	if mp.Leader < 0 || b == nil || b.Fenced {
 		return fail(kerr.CoordinatorNotAvailable)
@@ -85,7 +97,7 @@ func (s *Server) findCoordinator(r *request, keyType int8, key string) kmsg.Find
 		return fail(kerr.CoordinatorNotAvailable)
 	}
 	if mp.Leader == s.nodeID {
-		s.groups.shard(mp.Partition) // start loading now
+		load(mp.Partition) // start loading now
 	}
 	co.NodeID, co.Host, co.Port = mp.Leader, ep.Host, ep.Port
 	return co

@@ -87,11 +87,6 @@ var errorMapping = []struct {
 	// broker
 	{errNotLeader, kerr.NotLeaderForPartition},
 	{errUnknownTopicOrPartition, kerr.UnknownTopicOrPartition},
-	{errTransactionsUnsupported, kerr.InvalidTxnState},
-	// As Redpanda does with transactions off: a code no client retries,
-	// so a transactional producer fails at once instead of looking for a
-	// coordinator until its timeout.
-	{errNoTransactionCoordinator, kerr.UnsupportedVersion},
 	// As Kafka answers with group.version 0.
 	{errConsumerProtocolDisabled, kerr.UnsupportedVersion},
 	{errShuttingDown, kerr.NotLeaderForPartition},
@@ -103,8 +98,6 @@ var errorMapping = []struct {
 var (
 	errNotLeader                = errors.New("this broker is not the partition's leader")
 	errUnknownTopicOrPartition  = errors.New("unknown topic or partition")
-	errTransactionsUnsupported  = errors.New("transactions are not supported yet")
-	errNoTransactionCoordinator = errors.New("transactions are not supported yet: there is no transaction coordinator")
 	errShuttingDown             = errors.New("broker is shutting down")
 	errConsumerProtocolDisabled = errors.New("the consumer group protocol (KIP-848) is disabled: the cluster's group.version is 0")
 	errReplicationFactorChange  = errors.New("the reassignment changes the replication factor and the request does not allow it")

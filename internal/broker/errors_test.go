@@ -27,7 +27,6 @@ func TestErrCodeMapping(t *testing.T) {
 		{storage.ErrKafkaStorage, kerr.KafkaStorageError},
 		{records.ErrCorrupt, kerr.CorruptMessage},
 		{replica.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
-		{errTransactionsUnsupported, kerr.InvalidTxnState},
 		{kerr.InvalidRequest, kerr.InvalidRequest},
 		{errors.New("something else"), kerr.UnknownServerError},
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -506,13 +505,17 @@ func TestFindCoordinator(t *testing.T) {
 			t.Errorf("__consumer_offsets %s = %q, want %q", name, v, want)
 		}
 	}
+	// A transaction key creates __transaction_state the same way and is
+	// answered by its partition's leader.
 	txn := kmsg.NewPtrFindCoordinatorRequest()
 	txn.CoordinatorType = 1
 	txn.CoordinatorKeys = []string{"t"}
-	// Not a retriable code: a transactional producer must fail at once.
-	if resp, err = txn.RequestWith(ctx, tb.client()); err != nil || resp.Coordinators[0].ErrorCode != kerr.UnsupportedVersion.Code ||
-		resp.Coordinators[0].ErrorMessage == nil || !strings.Contains(*resp.Coordinators[0].ErrorMessage, "transactions are not supported") {
+	if resp, err = txn.RequestWith(ctx, tb.client()); err != nil || resp.Coordinators[0].ErrorCode != 0 || resp.Coordinators[0].NodeID != 1 {
 		t.Fatalf("transaction key: %v %+v", err, resp)
+	}
+	td, err = tb.admin().ListTopics(ctx, "__transaction_state")
+	if err != nil || len(td["__transaction_state"].Partitions) != 50 || !td["__transaction_state"].IsInternal {
+		t.Fatalf("__transaction_state: %v %+v", err, td)
 	}
 }
 

@@ -93,7 +93,8 @@ type Server struct {
 	rackAwareReads bool
 	sessions       *fetchSessions
 	groups         *groupCoordinator
-	txns           *txnCoordinator // not reachable from clients yet
+	txns           *txnCoordinator
+	txnVerify      *txnVerifier
 
 	dirLocks []*os.File // flocks on the log dirs' .lock files
 	propDirs []string   // the dirs with meta.properties
@@ -265,6 +266,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.serving.Store(true)
 	s.groups = startGroupCoordinator(s)
 	s.txns = startTxnCoordinator(s)
+	s.txnVerify = newTxnVerifier(s)
 	close(s.servingCh)
 	s.startAccepting()
 	s.wg.Add(1)

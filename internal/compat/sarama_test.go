@@ -394,22 +394,89 @@ func (h *memberHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.Con
 	return nil
 }
 
-// TestSaramaTransactionalRefused: transactions are not served yet, and a
-// transactional producer must say so instead of retrying for minutes.
-func TestSaramaTransactionalRefused(t *testing.T) {
+// TestSaramaTransactional drives sarama's transactional producer: one
+// transaction committed, one aborted; a read_committed consumer sees the
+// committed records only, in order, and a read_uncommitted one sees all.
+func TestSaramaTransactional(t *testing.T) {
 	b := testbroker.Start(t)
 	cfg := saramaConfig(sarama.MaxVersion)
+	cfg.Producer.Idempotent = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Net.MaxOpenRequests = 1
 	cfg.Producer.Transaction.ID = "sarama-txn"
-	cfg.Producer.Transaction.Retry.Max = 1
-	cfg.Producer.Transaction.Retry.Backoff = 10 * time.Millisecond
+	const topic = "sarama-txn"
+	if err := saramaAdmin(t, b.Addr(), cfg).CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1}, false); err != nil {
+		t.Fatal(err)
+	}
 	p, err := sarama.NewSyncProducer([]string{b.Addr()}, cfg)
-	if err == nil {
-		p.Close()
-		t.Fatal("a transactional producer started")
+	if err != nil {
+		t.Fatalf("transactional producer: %v", err)
 	}
-	if !errors.Is(err, sarama.ErrUnsupportedVersion) {
-		t.Fatalf("NewSyncProducer: %v, want ErrUnsupportedVersion", err)
+	defer p.Close()
+	send := func(prefix string, commit bool) {
+		t.Helper()
+		if err := p.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(fmt.Sprintf("%s-%d", prefix, i))}); err != nil {
+				t.Fatalf("send in transaction: %v", err)
+			}
+		}
+		if commit {
+			err = p.CommitTxn()
+		} else {
+			err = p.AbortTxn()
+		}
+		if err != nil {
+			t.Fatalf("end transaction (commit %v): %v", commit, err)
+		}
 	}
+	send("c1", true)
+	send("a1", false)
+	send("c2", true)
+
+	read := func(level sarama.IsolationLevel, want int) []string {
+		t.Helper()
+		ccfg := saramaConfig(sarama.MaxVersion)
+		ccfg.Consumer.IsolationLevel = level
+		c, err := sarama.NewConsumer([]string{b.Addr()}, ccfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		pc, err := c.ConsumePartition(topic, 0, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		var got []string
+		for len(got) < want {
+			select {
+			case m := <-pc.Messages():
+				got = append(got, string(m.Value))
+			case err := <-pc.Errors():
+				t.Fatal(err)
+			case <-time.After(5 * time.Second):
+				t.Fatalf("isolation %d: %d records, want %d: %v", level, len(got), want, got)
+			}
+		}
+		// Nothing more arrives.
+		select {
+		case m := <-pc.Messages():
+			t.Fatalf("isolation %d: unexpected record %q after %v", level, m.Value, got)
+		case <-time.After(300 * time.Millisecond):
+		}
+		return got
+	}
+	committed := read(sarama.ReadCommitted, 10)
+	for i, v := range committed {
+		want := fmt.Sprintf("c%d-%d", 1+i/5, i%5)
+		if v != want {
+			t.Fatalf("read_committed record %d: %q, want %q (all: %v)", i, v, want, committed)
+		}
+	}
+	read(sarama.ReadUncommitted, 15)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -486,7 +486,7 @@ var brokerDeclarations = []*Def{
 		Doc: "How often the coordinator removes transactional ids past transactional.id.expiration.ms, in milliseconds.",
 	},
 	{
-		Name: "transaction.partition.verification.enable", Type: Boolean, Default: ptr("true"), Importance: Low, Unused: true,
+		Name: "transaction.partition.verification.enable", Type: Boolean, Default: ptr("true"), Importance: Low, Scope: ClusterWide,
 		Doc: "Whether a partition leader verifies with the transaction coordinator that a transaction is ongoing before it appends a transactional batch (KIP-890 part 1).",
 	},
 	{

@@ -134,6 +134,12 @@ type AppendResult struct {
 // append fail unless the partition is still led at that epoch (the group
 // coordinator writes only under the epoch it loaded at).
 func (p *Partition) AppendAsLeader(set []byte, acks int16, leaderEpoch int32, now time.Time) (AppendResult, error) {
+	return p.AppendAsLeaderOpts(set, acks, leaderEpoch, now, storage.AppendOptions{})
+}
+
+// AppendAsLeaderOpts is AppendAsLeader with the log's optional checks
+// (transaction verification, storage.AppendOptions).
+func (p *Partition) AppendAsLeaderOpts(set []byte, acks int16, leaderEpoch int32, now time.Time, opts storage.AppendOptions) (AppendResult, error) {
 	p.roleMu.RLock()
 	defer p.roleMu.RUnlock()
 	p.mu.Lock()
@@ -151,7 +157,7 @@ func (p *Partition) AppendAsLeader(set []byte, acks int16, leaderEpoch int32, no
 	if err != nil {
 		return AppendResult{}, err
 	}
-	res, err := p.Log.AppendAsLeader(set, epoch, now)
+	res, err := p.Log.AppendAsLeaderOpts(set, epoch, now, opts)
 	if err != nil {
 		return AppendResult{}, err
 	}

@@ -84,6 +84,10 @@ type Log struct {
 		hdrs          []records.Header // scratch for appends
 		staged        []producerEntry  // scratch for appends
 		cleanerOffset int64            // the sealed segments below it are clean (compaction); cleaner-offset-checkpoint
+		// guards are the transaction verification guards by producer id
+		// (verify.go).
+		guards    map[int64]VerificationGuard
+		nextGuard VerificationGuard
 	}
 }
 
@@ -164,9 +168,14 @@ func (l *Log) activeLocked() *segment { return l.mu.segs[len(l.mu.segs)-1] }
 // place. See the package documentation for the idempotence rules. The
 // batches of one call are appended together or not at all.
 func (l *Log) AppendAsLeader(set []byte, leaderEpoch int32, now time.Time) (AppendResult, error) {
+	return l.AppendAsLeaderOpts(set, leaderEpoch, now, AppendOptions{})
+}
+
+// AppendAsLeaderOpts is AppendAsLeader with the optional checks of opts.
+func (l *Log) AppendAsLeaderOpts(set []byte, leaderEpoch int32, now time.Time, opts AppendOptions) (AppendResult, error) {
 	nowMs := now.UnixMilli()
 	l.mu.Lock()
-	res, flush, err := l.appendLeaderLocked(set, leaderEpoch, nowMs)
+	res, flush, err := l.appendLeaderLocked(set, leaderEpoch, nowMs, opts)
 	l.mu.Unlock()
 	if err != nil || !flush {
 		return res, err
@@ -177,7 +186,7 @@ func (l *Log) AppendAsLeader(set []byte, leaderEpoch int32, now time.Time) (Appe
 	return res, nil
 }
 
-func (l *Log) appendLeaderLocked(set []byte, leaderEpoch int32, nowMs int64) (AppendResult, bool, error) {
+func (l *Log) appendLeaderLocked(set []byte, leaderEpoch int32, nowMs int64, opts AppendOptions) (AppendResult, bool, error) {
 	res := AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTime: -1}
 	if err := l.writableLocked(); err != nil {
 		return res, false, err
@@ -226,6 +235,10 @@ func (l *Log) appendLeaderLocked(set []byte, leaderEpoch int32, nowMs int64) (Ap
 			res.LogStartOffset = l.logStart.Load()
 			res.Duplicate = true
 			return res, false, nil
+		}
+		if err := l.checkVerifiedLocked(opts, h, &staged[j]); err != nil {
+			l.mu.staged = staged
+			return res, false, err
 		}
 		staged[j].apply(h, nil)
 	}

@@ -658,6 +658,8 @@ func (l *Log) truncateLocked(offset int64, full bool) error {
 	if offset < 0 {
 		return fmt.Errorf("%w: truncate to %d", ErrOffsetOutOfRange, offset)
 	}
+	// A marker cut off may come back as another: verify again.
+	l.mu.guards = nil
 	if offset >= l.leo.Load() && !full {
 		// Nothing to cut, but an epoch the log ends with and has no
 		// batch of (this broker became leader at it and appended

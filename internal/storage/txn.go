@@ -235,6 +235,9 @@ func (l *Log) replayAppendedLocked(set []byte, hdrs []records.Header) error {
 		h := &hdrs[i]
 		batch := set[pos : pos+h.Size()]
 		pos += h.Size()
+		if h.IsControl() || h.IsTransactional() {
+			l.dropGuardLocked(h.ProducerID)
+		}
 		if a, ok := l.mu.producers.replay(h, markerOf(batch, h)); ok {
 			aborted = append(aborted, a)
 		}

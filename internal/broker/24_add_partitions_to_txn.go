@@ -1,0 +1,65 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/txn"
+)
+
+// AddPartitionsToTxn v0-v4.
+//
+// v0-v3 are the client's form: one transaction, its partitions added
+// before the producer writes to them (v2 answers PRODUCER_FENCED where
+// older versions got INVALID_PRODUCER_EPOCH, v3 is flexible). v4 is the
+// brokers' batched form (KIP-890 part 1): many transactions, each either
+// added or, with VerifyOnly, checked by a partition leader before it
+// accepts a transactional write. v5 (TRANSACTION_ABORTABLE for a
+// partition not in the transaction) is only served with
+// transaction.version 2, which cannot be finalized yet.
+//
+// Each transaction of a v4 request goes to its own shard; one this
+// broker does not coordinate gets that coordinator error on each of its
+// partitions, as Kafka answers.
+//
+// Kafka accepts v4+ only from brokers (CLUSTER_ACTION); there are no ACLs
+// yet, so anyone may send it.
+func init() { register(kmsg.AddPartitionsToTxn, 0, 4, handleAddPartitionsToTxn) }
+
+func handleAddPartitionsToTxn(s *Server, r *request) kmsg.Response {
+	req := r.req.(*kmsg.AddPartitionsToTxnRequest)
+	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	if req.Version < 4 {
+		res := s.addPartitionsToTxn(req.Version, txn.ClientTransaction(req))
+		resp.Topics = txn.ClientTopics(res)
+		return resp
+	}
+	for i := range req.Transactions {
+		resp.Transactions = append(resp.Transactions, s.addPartitionsToTxn(req.Version, &req.Transactions[i]))
+	}
+	return resp
+}
+
+// addPartitionsToTxn runs one transaction of the request on its shard.
+func (s *Server) addPartitionsToTxn(version int16, t *kmsg.AddPartitionsToTxnRequestTransaction) kmsg.AddPartitionsToTxnResponseTransaction {
+	res, err := txnAnswer(s, t.TransactionalID, func(now time.Time, sm *txn.Shard, reply func(kmsg.AddPartitionsToTxnResponseTransaction)) txn.Effects {
+		return sm.AddPartitions(now, version, t, reply)
+	})
+	if err == nil {
+		return res
+	}
+	res = kmsg.NewAddPartitionsToTxnResponseTransaction()
+	res.TransactionalID = t.TransactionalID
+	for _, rt := range t.Topics {
+		st := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+		st.Topic = rt.Topic
+		for _, p := range rt.Partitions {
+			sp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
+			sp.Partition, sp.ErrorCode = p, errCode(err)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		res.Topics = append(res.Topics, st)
+	}
+	return res
+}

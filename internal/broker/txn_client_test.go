@@ -1,0 +1,206 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/records"
+)
+
+// TestTxnProducerCommitAbort drives franz-go's transactional producer:
+// a committed transaction is read by a read_committed consumer, an aborted
+// one is not (though read_uncommitted sees its records), and the last
+// stable offset catches up with the high watermark once both have ended.
+func TestTxnProducerCommitAbort(t *testing.T) {
+	tb := startBroker(t)
+	ctx := testCtx(t)
+	adm := tb.admin()
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "txn-out"); err != nil {
+		t.Fatal(err)
+	}
+	pr := tb.client(kgo.TransactionalID("txn-client-1"), kgo.DefaultProduceTopic("txn-out"), kgo.TransactionTimeout(30*time.Second))
+	defer pr.Close()
+
+	run := func(commit bool, prefix string, n int) {
+		t.Helper()
+		if err := pr.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			r := &kgo.Record{Value: fmt.Appendf(nil, "%s-%d", prefix, i), Partition: int32(i % 2)}
+			if err := pr.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("produce in transaction: %v", err)
+			}
+		}
+		if err := pr.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("end transaction (commit %v): %v", commit, err)
+		}
+	}
+	run(true, "c1", 10)
+	run(false, "a1", 10)
+	run(true, "c2", 10)
+
+	read := func(level kgo.IsolationLevel) map[string]bool {
+		t.Helper()
+		cl := tb.client(kgo.ConsumeTopics("txn-out"), kgo.FetchIsolationLevel(level), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		defer cl.Close()
+		got := map[string]bool{}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		want := 20
+		if level == kgo.ReadUncommitted() {
+			want = 30
+		}
+		for len(got) < want {
+			fs := cl.PollFetches(cctx)
+			if cctx.Err() != nil {
+				break
+			}
+			fs.EachRecord(func(r *kgo.Record) { got[string(r.Value)] = true })
+		}
+		return got
+	}
+	committed := read(kgo.ReadCommitted())
+	if len(committed) != 20 {
+		t.Fatalf("read_committed saw %d records, want 20: %v", len(committed), committed)
+	}
+	for v := range committed {
+		if v[0] == 'a' {
+			t.Fatalf("read_committed saw aborted record %q", v)
+		}
+	}
+	if all := read(kgo.ReadUncommitted()); len(all) != 30 {
+		t.Fatalf("read_uncommitted saw %d records, want 30", len(all))
+	}
+	// Both partitions end with a marker at the high watermark: nothing
+	// is left open.
+	for p := int32(0); p < 2; p++ {
+		part := tb.srv.replicas.Get("txn-out", p)
+		deadline := time.Now().Add(5 * time.Second)
+		for part.Log.LastStableOffset() != part.Log.HighWatermark() {
+			if time.Now().After(deadline) {
+				t.Fatalf("partition %d: LSO %d, HW %d", p, part.Log.LastStableOffset(), part.Log.HighWatermark())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// TestTxnZombieFenced: a second producer with the same transactional id
+// fences the first, whose next transactional call fails with a fencing
+// error, and whose open transaction is aborted.
+func TestTxnZombieFenced(t *testing.T) {
+	tb := startBroker(t)
+	ctx := testCtx(t)
+	if _, err := tb.admin().CreateTopic(ctx, 1, 1, nil, "txn-zombie"); err != nil {
+		t.Fatal(err)
+	}
+	old := tb.client(kgo.TransactionalID("txn-zombie-id"), kgo.DefaultProduceTopic("txn-zombie"))
+	defer old.Close()
+	if err := old.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.ProduceSync(ctx, kgo.StringRecord("zombie")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// The new producer's InitProducerId aborts the old one's transaction
+	// (retrying on CONCURRENT_TRANSACTIONS while its markers go out).
+	nw := tb.client(kgo.TransactionalID("txn-zombie-id"), kgo.DefaultProduceTopic("txn-zombie"))
+	defer nw.Close()
+	if err := nw.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := nw.ProduceSync(ctx, kgo.StringRecord("live")).FirstErr(); err != nil {
+		t.Fatalf("new producer: %v", err)
+	}
+	if err := nw.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	err := old.ProduceSync(ctx, kgo.StringRecord("zombie-2")).FirstErr()
+	if err == nil {
+		err = old.EndTransaction(ctx, kgo.TryCommit)
+	}
+	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) && !errors.Is(err, kerr.InvalidProducerIDMapping) {
+		t.Fatalf("zombie producer: %v, want a fencing error", err)
+	}
+	cl := tb.client(kgo.ConsumeTopics("txn-zombie"), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	defer cl.Close()
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var got []string
+	for len(got) < 1 && cctx.Err() == nil {
+		cl.PollFetches(cctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	if len(got) != 1 || got[0] != "live" {
+		t.Fatalf("read_committed: %v, want [live]", got)
+	}
+}
+
+// TestTxnProduceNotAdded: KIP-890 part 1. A transactional batch for a
+// partition the coordinator never added to the transaction is refused
+// with INVALID_TXN_STATE and nothing is appended (no hanging
+// transaction).
+func TestTxnProduceNotAdded(t *testing.T) {
+	tb := startBroker(t)
+	ctx := testCtx(t)
+	if _, err := tb.admin().CreateTopic(ctx, 1, 1, nil, "txn-unadded"); err != nil {
+		t.Fatal(err)
+	}
+	cl := tb.client()
+	defer cl.Close()
+	id := "txn-unadded-id"
+	var pid int64
+	var epoch int16
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.CoordinatorType, fc.CoordinatorKey = 1, id
+		if _, err := fc.RequestWith(ctx, cl); err != nil {
+			t.Fatal(err)
+		}
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID, req.TransactionTimeoutMillis = &id, 30000
+		req.ProducerID, req.ProducerEpoch = -1, -1
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ErrorCode == 0 {
+			pid, epoch = resp.ProducerID, resp.ProducerEpoch
+			break
+		}
+		if !kerr.IsRetriable(kerr.ErrorForCode(resp.ErrorCode)) || time.Now().After(deadline) {
+			t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(resp.ErrorCode))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	set := records.BuildBatch(records.BatchSpec{FirstTimestamp: time.Now().UnixMilli(), Attributes: records.AttrTransactional,
+		Idempotent: true, ProducerID: pid, ProducerEpoch: epoch, Records: []records.Record{{Value: []byte("not-added")}}})
+	preq := kmsg.NewPtrProduceRequest()
+	preq.SetVersion(9)
+	preq.TransactionID, preq.Acks, preq.TimeoutMillis = &id, -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "txn-unadded"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = set
+	rt.Partitions = append(rt.Partitions, rp)
+	preq.Topics = append(preq.Topics, rt)
+	presp, err := preq.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := presp.Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidTxnState.Code {
+		t.Fatalf("produce to a partition not in the transaction: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
+	}
+	p := tb.srv.replicas.Get("txn-unadded", 0)
+	if leo := p.Log.LogEndOffset(); leo != 0 {
+		t.Fatalf("log end offset %d after a refused write", leo)
+	}
+}
