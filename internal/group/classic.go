@@ -118,6 +118,11 @@ type offset struct {
 	metadata    string
 	commitTime  time.Time
 	expireTime  time.Time // zero: the retention rules decide
+	// seq is the place of the offset's record among the shard's offset
+	// records (Shard.seq), standing in for Kafka's record offset: a
+	// transaction's COMMIT keeps a committed offset written after the
+	// transaction's own (see ReplayEndTxnMarker).
+	seq uint64
 }
 
 type group struct {
@@ -150,6 +155,10 @@ type group struct {
 	syncDeadline time.Time
 
 	offsets map[topicPartition]offset
+	// txn are the pending transactional offset commits (TxnOffsetCommit)
+	// by producer id: not visible as committed offsets until that
+	// producer's COMMIT marker, dropped by its ABORT.
+	txn map[int64]map[topicPartition]offset
 
 	// cg is set for a consumer-protocol (KIP-848) group, whose members
 	// live there; the classic member fields above are then empty.
@@ -157,7 +166,7 @@ type group struct {
 }
 
 func newGroup(id string, now time.Time) *group {
-	g := &group{id: id, stateTime: now, offsets: map[topicPartition]offset{}}
+	g := &group{id: id, stateTime: now, offsets: map[topicPartition]offset{}, txn: map[int64]map[topicPartition]offset{}}
 	g.resetMembers()
 	return g
 }
@@ -396,7 +405,7 @@ func (s *Shard) JoinGroup(now time.Time, c Client, req *kmsg.JoinGroupRequest, r
 		}
 	}
 	if !g.supportsProtocols(req.ProtocolType, req.Protocols) {
-		if len(g.members) == 0 && len(g.offsets) == 0 && g.generation == 0 {
+		if len(g.members) == 0 && !g.hasOffsets() && g.generation == 0 {
 			delete(s.groups, g.id) // don't keep a group this join created
 		}
 		return fail(kerr.InconsistentGroupProtocol)

@@ -188,7 +188,7 @@ func (s *Shard) replayConsumer(version int16, r Record) error {
 		case keyConsumerGroupMetadataV3:
 			g.cg = nil
 			g.protocolType = ""
-			if len(g.offsets) == 0 {
+			if !g.hasOffsets() {
 				delete(s.groups, groupID)
 			}
 		case keyConsumerGroupMemberMetadataV5, keyConsumerGroupCurrentAssignmentV8:

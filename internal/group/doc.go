@@ -4,8 +4,10 @@
 // (ConsumerGroupHeartbeat with server-side assignors and incremental
 // reconciliation, ConsumerGroupDescribe; consumer.go, assignor.go) and
 // committed offsets (OffsetCommit, OffsetFetch, OffsetDelete,
-// DeleteGroups, offset retention) for the groups of one
-// __consumer_offsets partition, which Kafka calls a coordinator shard.
+// DeleteGroups, offset retention, and TxnOffsetCommit's transactional
+// offsets, pending until their transaction's marker; txn_offsets.go) for
+// the groups of one __consumer_offsets partition, which Kafka calls a
+// coordinator shard.
 //
 // The package does no I/O, starts no goroutine and reads no clock. Every
 // call takes the time as an argument; timers (session timeouts, rebalance
@@ -28,13 +30,17 @@
 // Kafka's tools decode the topic. Consumer-protocol groups also need the
 // topics' ids and partition counts: the broker passes them in with
 // SetTopics when the metadata image changes. Replay rebuilds a shard from those
-// records, which is how a coordinator loads a partition it starts leading.
+// records, which is how a coordinator loads a partition it starts leading;
+// ReplayBatch also takes the record's batch (a transactional batch's offsets
+// are pending for its producer) and ReplayEndTxnMarker the COMMIT and ABORT
+// markers among them. The broker writes a TxnOffsetCommit's records as one
+// transactional batch of the Effects' Producer, and calls
+// ReplayEndTxnMarker for the markers it writes to the partition too.
 //
 // Trade-offs: the state is one map per shard and Tick and NextDeadline scan
 // every group; that is simple and fine for thousands of groups per shard,
 // not for millions. Offsets are applied to the state only once their append
 // succeeded; group changes are applied at once and a failed append of a
 // group record answers with an error and starts a new rebalance, as Kafka
-// does. Transactional offset commits and mixed classic/consumer groups are
-// not implemented.
+// does. Mixed classic/consumer groups are not implemented.
 package group

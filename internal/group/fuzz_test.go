@@ -29,6 +29,11 @@ func FuzzReplay(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		s := NewShard(DefaultConfig())
 		_ = s.Replay(Record{Key: key, Value: value})
+		// The same record in an open transaction, and one ended by a
+		// marker.
+		_ = s.ReplayBatch(Batch{ProducerID: 1, Transactional: true}, Record{Key: key, Value: value})
+		_ = s.ReplayBatch(Batch{ProducerID: 2, Transactional: true}, Record{Key: key, Value: value})
+		s.ReplayEndTxnMarker(2, len(value)%2 == 0)
 		now := time.UnixMilli(0)
 		s.LoadComplete(now)
 		e := s.Tick(now.Add(time.Hour))
@@ -39,6 +44,7 @@ func FuzzReplay(f *testing.F) {
 			s.DescribeGroup(id)
 			s.DescribeConsumerGroup(id, 1)
 			s.FetchOffsets(id, nil)
+			s.FetchStableOffsets(id, nil)
 			s.ListGroups(nil, nil)
 		}
 	})

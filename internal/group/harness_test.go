@@ -19,7 +19,10 @@ type harness struct {
 	cfg Config
 	now time.Time
 	log []Record
-	ids int
+	// full is the log with what Replay alone does not see: each
+	// record's batch and the transaction markers (replayFull).
+	full []logEntry
+	ids  int
 	// failAppends makes the next appends fail with this error.
 	failAppends error
 }
@@ -47,7 +50,23 @@ func (h *harness) apply(e Effects) {
 		return
 	}
 	h.log = append(h.log, e.Records...)
+	b := Batch{ProducerID: -1, ProducerEpoch: -1}
+	if e.Producer != nil {
+		b = Batch{ProducerID: e.Producer.ID, ProducerEpoch: e.Producer.Epoch, Transactional: true}
+	}
+	for _, r := range e.Records {
+		h.full = append(h.full, logEntry{batch: b, rec: r})
+	}
 	e.Complete(nil)
+}
+
+// logEntry is a record with its batch, or a transaction marker of
+// batch.ProducerID (marker set).
+type logEntry struct {
+	batch  Batch
+	rec    Record
+	marker bool
+	commit bool
 }
 
 func (h *harness) advance(d time.Duration) {
@@ -276,7 +295,18 @@ func dump(s *Shard) string {
 		}
 		for _, tp := range sortedTPs(g.offsets) {
 			o := g.offsets[tp]
-			fmt.Fprintf(&b, "  offset %s/%d=%d epoch=%d meta=%q at=%d\n", tp.topic, tp.partition, o.offset, o.leaderEpoch, o.metadata, o.commitTime.UnixMilli())
+			fmt.Fprintf(&b, "  offset %s/%d=%d epoch=%d meta=%q at=%d seq=%d\n", tp.topic, tp.partition, o.offset, o.leaderEpoch, o.metadata, o.commitTime.UnixMilli(), o.seq)
+		}
+		pids := make([]int64, 0, len(g.txn))
+		for pid := range g.txn {
+			pids = append(pids, pid)
+		}
+		sort.Slice(pids, func(i, j int) bool { return pids[i] < pids[j] })
+		for _, pid := range pids {
+			for _, tp := range sortedTPs(g.txn[pid]) {
+				o := g.txn[pid][tp]
+				fmt.Fprintf(&b, "  pending %d %s/%d=%d epoch=%d meta=%q at=%d seq=%d\n", pid, tp.topic, tp.partition, o.offset, o.leaderEpoch, o.metadata, o.commitTime.UnixMilli(), o.seq)
+			}
 		}
 	}
 	return b.String()

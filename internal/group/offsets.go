@@ -91,7 +91,7 @@ func (s *Shard) OffsetCommit(now time.Time, req *kmsg.OffsetCommitRequest, reply
 			setAll(appendCode(err))
 		} else if s.groups[g.id] == g {
 			for _, c := range commits {
-				g.offsets[c.tp] = c.o
+				s.putOffset(g, c.tp, c.o)
 			}
 		}
 		reply(resp)
@@ -127,9 +127,24 @@ func (s *Shard) validateCommit(now time.Time, g *group, req *kmsg.OffsetCommitRe
 
 // FetchOffsets answers one group of an OffsetFetch request. Topics nil means
 // every committed offset. An unknown group answers -1 for each asked
-// partition, with no error, as Kafka does. There are no transactional
-// offsets yet, so require_stable changes nothing.
+// partition, with no error, as Kafka does. Pending transactional offsets
+// are not seen (FetchStableOffsets).
 func (s *Shard) FetchOffsets(group string, topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
+	return s.fetchOffsets(group, topics, false)
+}
+
+// FetchStableOffsets is FetchOffsets for an OffsetFetch with require_stable
+// (v7+, KIP-447): a partition with pending transactional offsets answers
+// UNSTABLE_OFFSET_COMMIT (offset -1) instead of its committed offset, so
+// that a consumer taking over from a transactional one does not start from
+// an offset its transaction is about to move; the client retries until
+// the transaction ends. With topics nil only partitions with a committed
+// offset are listed, as in Kafka.
+func (s *Shard) FetchStableOffsets(group string, topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
+	return s.fetchOffsets(group, topics, true)
+}
+
+func (s *Shard) fetchOffsets(group string, topics []kmsg.OffsetFetchRequestGroupTopic, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	out := kmsg.NewOffsetFetchResponseGroup()
 	out.Group = group
 	g := s.groups[group]
@@ -162,8 +177,13 @@ func (s *Shard) FetchOffsets(group string, topics []kmsg.OffsetFetchRequestGroup
 			sp.Partition = p
 			sp.Offset, sp.LeaderEpoch = -1, -1
 			md := ""
-			if g != nil {
-				if o, ok := g.offsets[topicPartition{rt.Topic, p}]; ok {
+			tp := topicPartition{rt.Topic, p}
+			switch {
+			case g == nil:
+			case requireStable && g.hasPending(tp):
+				sp.ErrorCode = kerr.UnstableOffsetCommit.Code
+			default:
+				if o, ok := g.offsets[tp]; ok {
 					sp.Offset, sp.LeaderEpoch, md = o.offset, o.leaderEpoch, o.metadata
 				}
 			}
@@ -199,7 +219,9 @@ func (s *Shard) subscribedTopics(g *group) (map[string]bool, bool) {
 }
 
 // OffsetDelete serves an OffsetDelete request: offsets of topics no member
-// subscribes to are deleted (tombstones).
+// subscribes to are deleted (tombstones). As in Kafka, a partition's
+// tombstone also deletes its pending transactional offsets, and is written
+// for a partition that has only those.
 func (s *Shard) OffsetDelete(now time.Time, req *kmsg.OffsetDeleteRequest, reply func(*kmsg.OffsetDeleteResponse)) Effects {
 	var e Effects
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
@@ -230,7 +252,7 @@ func (s *Shard) OffsetDelete(now time.Time, req *kmsg.OffsetDeleteRequest, reply
 			case subscribed[rt.Topic]:
 				sp.ErrorCode = kerr.GroupSubscribedToTopic.Code
 			default:
-				if _, ok := g.offsets[tp]; ok {
+				if _, ok := g.offsets[tp]; ok || g.hasPending(tp) {
 					deletes = append(deletes, tp)
 					e.Records = append(e.Records, offsetTombstone(g.id, tp))
 				}
@@ -244,7 +266,7 @@ func (s *Shard) OffsetDelete(now time.Time, req *kmsg.OffsetDeleteRequest, reply
 			resp.ErrorCode = appendCode(err)
 		} else {
 			for _, tp := range deletes {
-				delete(g.offsets, tp)
+				s.dropOffset(g, tp)
 			}
 		}
 		reply(resp)
@@ -254,7 +276,9 @@ func (s *Shard) OffsetDelete(now time.Time, req *kmsg.OffsetDeleteRequest, reply
 
 // DeleteGroup deletes a group without members and its offsets
 // (DeleteGroups): GROUP_ID_NOT_FOUND if unknown, NON_EMPTY_GROUP if it has
-// members.
+// members. Pending transactional offsets do not keep it (as in Kafka): they
+// are deleted with it, so the transaction's marker finds nothing to
+// commit.
 func (s *Shard) DeleteGroup(now time.Time, id string, reply func(code int16)) Effects {
 	var e Effects
 	g := s.groups[id]
@@ -274,6 +298,7 @@ func (s *Shard) DeleteGroup(now time.Time, id string, reply func(code int16)) Ef
 		}
 		if s.groups[id] == g {
 			g.transition(Dead, now)
+			s.dropPending(g)
 			delete(s.groups, id)
 		}
 		reply(0)
@@ -284,6 +309,13 @@ func (s *Shard) DeleteGroup(now time.Time, id string, reply func(code int16)) Ef
 func (s *Shard) deleteGroupRecords(g *group, e *Effects) {
 	for _, tp := range sortedTPs(g.offsets) {
 		e.Records = append(e.Records, offsetTombstone(g.id, tp))
+	}
+	// A partition with only pending transactional offsets needs its own
+	// tombstone, for the replay to drop them too.
+	for _, tp := range g.pendingTPs() {
+		if _, ok := g.offsets[tp]; !ok {
+			e.Records = append(e.Records, offsetTombstone(g.id, tp))
+		}
 	}
 	if g.cg != nil {
 		e.Records = append(e.Records, cgGroupTombstones(g.id)...)
@@ -313,7 +345,10 @@ func sortedTPs(m map[topicPartition]offset) []topicPartition {
 // that never had members (simple commits), and those of topics a Stable
 // consumer group no longer subscribes to, expire that long after their
 // commit; an explicit expiry (OffsetCommit v2-v4) wins. A group left empty
-// with no offsets is deleted.
+// with no offsets is deleted. As in Kafka, an offset with pending
+// transactional offsets on its partition does not expire, and a group with
+// pending transactional offsets is not deleted, until the transaction
+// ends.
 func (s *Shard) expireOffsets(now time.Time, e *Effects) {
 	for _, id := range s.sortedGroupIDs() {
 		g := s.groups[id]
@@ -332,7 +367,7 @@ func (s *Shard) expireOffsets(now time.Time, e *Effects) {
 			o := g.offsets[tp]
 			var at time.Time
 			switch {
-			case subscribed[tp.topic]:
+			case subscribed[tp.topic], g.hasPending(tp):
 				continue
 			case !o.expireTime.IsZero():
 				at = o.expireTime
@@ -349,7 +384,7 @@ func (s *Shard) expireOffsets(now time.Time, e *Effects) {
 			delete(g.offsets, tp)
 			e.Records = append(e.Records, offsetTombstone(g.id, tp))
 		}
-		if g.state == Empty && len(g.offsets) == 0 && len(g.pending) == 0 {
+		if g.state == Empty && !g.hasOffsets() && len(g.pending) == 0 {
 			g.transition(Dead, now)
 			delete(s.groups, id)
 			if g.cg != nil {

@@ -98,11 +98,28 @@ func groupRecord(g *group) Record {
 	return Record{Key: groupKey(g.id), Value: v.AppendTo(nil)}
 }
 
-// Replay applies one record read back from the shard's partition. Records
-// must be replayed in log order; the last record of a key wins, and a
-// tombstone deletes. Replayed groups with members are Stable; call
-// LoadComplete once the whole partition is replayed.
+// Batch is what a replayed record's batch says of its writer.
+type Batch struct {
+	// ProducerID is -1 for the coordinator's own batches.
+	ProducerID    int64
+	ProducerEpoch int16
+	Transactional bool
+}
+
+// Replay applies one record of a batch without producer read back from the
+// shard's partition (ReplayBatch).
 func (s *Shard) Replay(r Record) error {
+	return s.ReplayBatch(Batch{ProducerID: -1, ProducerEpoch: -1}, r)
+}
+
+// ReplayBatch applies one record read back from the shard's partition, with
+// the batch it was read from. Records must be replayed in log order, with
+// the transaction markers among them (ReplayEndTxnMarker); the last record
+// of a key wins, and a tombstone deletes. An offset commit in a
+// transactional batch is pending for the batch's producer until its
+// marker, as in Kafka. Replayed groups with members are Stable; call
+// LoadComplete once the whole partition is replayed.
+func (s *Shard) ReplayBatch(b Batch, r Record) error {
 	if len(r.Key) < 2 {
 		return fmt.Errorf("%w: key of %d bytes", ErrBadRecord, len(r.Key))
 	}
@@ -115,7 +132,7 @@ func (s *Shard) Replay(r Record) error {
 		tp := topicPartition{k.Topic, k.Partition}
 		if r.Value == nil {
 			if g := s.groups[k.Group]; g != nil {
-				delete(g.offsets, tp)
+				s.dropOffset(g, tp)
 			}
 			return nil
 		}
@@ -135,7 +152,14 @@ func (s *Shard) Replay(r Record) error {
 		if val.Version == 1 && val.ExpireTimestamp >= 0 {
 			o.expireTime = time.UnixMilli(val.ExpireTimestamp)
 		}
-		g.offsets[tp] = o
+		// Kafka goes by the producer id alone; a batch with a producer
+		// that is not transactional never gets a marker, so its
+		// offsets would stay pending for ever.
+		if b.Transactional && b.ProducerID >= 0 {
+			s.putPending(g, b.ProducerID, tp, o)
+		} else {
+			s.putOffset(g, tp, o)
+		}
 		return nil
 	case keyGroupMetadataV2:
 		var k kmsg.GroupMetadataKey
@@ -147,7 +171,7 @@ func (s *Shard) Replay(r Record) error {
 			// same id (a converted empty classic group) stays, and
 			// so do offsets written after the tombstone.
 			if g := s.groups[k.Group]; g != nil && g.cg == nil {
-				if len(g.offsets) == 0 {
+				if !g.hasOffsets() {
 					delete(s.groups, k.Group)
 				} else {
 					g.resetMembers()

@@ -76,6 +76,13 @@ type Shard struct {
 	// (SetTopics), by name and by id.
 	topics     map[string]TopicInfo
 	topicNames map[[16]byte]string
+	// txnGroups are, by producer id, the groups holding pending
+	// transactional offsets of that producer: a marker ends the
+	// producer's transaction in all of them (txn_offsets.go).
+	txnGroups map[int64]map[string]bool
+	// seq numbers the offset records in the order the shard applies
+	// them, which is their log order (offset.seq).
+	seq uint64
 }
 
 // NewShard returns an empty shard.
@@ -87,7 +94,7 @@ func NewShard(cfg Config) *Shard {
 	if cfg.OffsetsRetentionCheckInterval <= 0 {
 		cfg.OffsetsRetentionCheckInterval = 10 * time.Minute
 	}
-	return &Shard{cfg: cfg, groups: map[string]*group{}}
+	return &Shard{cfg: cfg, groups: map[string]*group{}, txnGroups: map[int64]map[string]bool{}}
 }
 
 func fillConsumerDefaults(cfg *Config) {
@@ -117,7 +124,7 @@ func (s *Shard) SetConfig(cfg Config) {
 // dropped.
 func (s *Shard) LoadComplete(now time.Time) {
 	for id, g := range s.groups {
-		if len(g.members) == 0 && len(g.offsets) == 0 && g.protocolType == "" && g.generation == 0 {
+		if len(g.members) == 0 && !g.hasOffsets() && g.protocolType == "" && g.generation == 0 {
 			delete(s.groups, id)
 			continue
 		}
@@ -148,13 +155,29 @@ func (s *Shard) LoadComplete(now time.Time) {
 // partition, and the replies waiting on that append.
 type Effects struct {
 	Records []Record
-	replies []func(err error)
+	// Producer, when set, makes Records one transactional batch of that
+	// producer (TxnOffsetCommit), as Kafka writes them: the batch's
+	// producer id is what ties the offsets to the producer's marker, on
+	// replay too. Nil for the coordinator's own records.
+	Producer *Producer
+	replies  []func(err error)
+}
+
+// Producer is a transactional producer's id and epoch.
+type Producer struct {
+	ID    int64
+	Epoch int16
 }
 
 func (e *Effects) reply(fn func(err error)) { e.replies = append(e.replies, fn) }
 
 // merge appends o's records and replies to e.
 func (e *Effects) merge(o Effects) {
+	if e.Producer != nil || o.Producer != nil {
+		// One batch has one producer: a transactional batch must not
+		// take in the coordinator's records, nor they its.
+		panic("group: merging the effects of a transactional batch")
+	}
 	e.Records = append(e.Records, o.Records...)
 	e.replies = append(e.replies, o.replies...)
 }
