@@ -1,9 +1,7 @@
 package storage
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"math"
@@ -44,6 +42,11 @@ type cleanTarget struct {
 // cleaner offset already holds each key once, so a key the map lacks is
 // kept. A log whose first dirty segment alone does not fit is not
 // cleaned (logged).
+//
+// Transactions follow Kafka's rules (see cleaner_txn.go): the cleanable
+// segments end at or below the last stable offset; aborted data is removed
+// and never mapped; committed data is compacted as any other; markers stay
+// while their transaction has data, then go after delete.retention.ms.
 func (l *Log) clean(nowMs, dedupeBytes int64) error {
 	if !l.cleaning.TryLock() {
 		return nil
@@ -56,17 +59,18 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 	}
 	cfg := l.mu.cfg
 	segs := l.mu.segs
-	hw := l.hw.Load()
+	lso := l.lso.Load()
 	cleanerOffset := l.mu.cleanerOffset
 	pendingBases := map[int64]bool{}
 	for _, p := range l.mu.pending {
 		pendingBases[p.seg.base] = true
 	}
-	// The cleanable segments: a prefix of the sealed ones, below the high
-	// watermark and older than min.compaction.lag.ms.
+	// The cleanable segments: a prefix of the sealed ones, below the last
+	// stable offset (so below the high watermark, and with every
+	// transaction in them decided) and older than min.compaction.lag.ms.
 	n := 0
 	for n < len(segs)-1 {
-		if segs[n+1].base > hw ||
+		if segs[n+1].base > lso ||
 			(cfg.MinCompactionLagMs > 0 && nowMs-segs[n].largestTimestamp() < cfg.MinCompactionLagMs) {
 			break
 		}
@@ -88,19 +92,20 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 	for i, s := range segs {
 		all[i] = cleanTarget{seg: s, size: s.size.Load(), next: s.next}
 	}
+	producers := l.producerBatchesLocked()
+	firstSnapshot := int64(noSnapshot)
+	if len(l.mu.snapshots) > 0 {
+		firstSnapshot = l.mu.snapshots[0]
+	}
 	l.mu.Unlock()
 
-	// The key map over the dirty cleanable segments that fit, and the last
-	// batch of each producer over the whole log (kept as it is): noted by
-	// the same scan where it reads a segment whole, by a header scan of
-	// the other segments after.
-	lastBatch := map[int64]int64{}
-	noteProducer := func(pid, base int64) {
-		if b, ok := lastBatch[pid]; !ok || base > b {
-			lastBatch[pid] = base
-		}
+	// The key map over the dirty cleanable segments that fit, without the
+	// aborted transactions' records.
+	aborted, err := l.AbortedTransactions(cleanerOffset, all[n].seg.base)
+	if err != nil {
+		return err
 	}
-	scanned := make([]bool, len(all))
+	mapTxns := newTxnTracker(aborted)
 	offsets := map[string]int64{}
 	var mapBytes int64
 	mapped := 0 // all[:mapped] are cleaned with the map
@@ -116,13 +121,13 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 		// within it even for a segment that does not fit.
 		seg := map[string]int64{}
 		var segBytes int64
-		producers := map[int64]int64{} // noted once the segment fits
 		err := scanBatches(t.seg, t.size, func(batch []byte, h *records.Header) error {
-			if h.HasProducer() {
-				producers[h.ProducerID] = h.BaseOffset
-			}
-			if h.IsControl() || h.IsTransactional() {
+			if h.IsControl() {
+				mapTxns.onControl(batch, h)
 				return nil
+			}
+			if mapTxns.onData(h) {
+				return nil // aborted: removed whatever its keys
 			}
 			return records.Records(batch, 0, func(r *records.Record) error {
 				if r.Key == nil {
@@ -148,10 +153,6 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 		}
 		mapBytes += segBytes
 		maps.Copy(offsets, seg)
-		for pid, base := range producers {
-			noteProducer(pid, base)
-		}
-		scanned[mapped] = true
 		mapped++
 		mappedDirty = true
 	}
@@ -162,31 +163,44 @@ func (l *Log) clean(nowMs, dedupeBytes int64) error {
 		}
 		return nil
 	}
-	for i, t := range all {
-		if scanned[i] {
+	// The rewrite follows the transactions from the first segment on, so
+	// that each marker is judged with all of its transaction's batches.
+	end := all[mapped].seg.base
+	if aborted, err = l.AbortedTransactions(all[0].seg.base, end); err != nil {
+		return err
+	}
+	pass := &cleanPass{
+		offsets:          offsets,
+		producers:        producers,
+		txns:             newTxnTracker(aborted),
+		nowMs:            nowMs,
+		tombstoneHorizon: nowMs - cfg.DeleteRetentionMs,
+		markerHorizon:    nowMs + cfg.DeleteRetentionMs,
+		firstSnapshot:    firstSnapshot,
+	}
+	groups := groupForCleaning(all[:mapped], pendingBases, cfg.SegmentBytes)
+	for i := 0; i < mapped; {
+		if len(groups) > 0 && groups[0][0].seg == all[i].seg {
+			if err := l.cleanSegments(groups[0], pass, nowMs); err != nil {
+				return err
+			}
+			i += len(groups[0])
+			groups = groups[1:]
 			continue
 		}
-		err := scanBatches(t.seg, t.size, func(_ []byte, h *records.Header) error {
-			if h.HasProducer() {
-				noteProducer(h.ProducerID, h.BaseOffset)
-			}
-			return nil
-		})
-		if err != nil {
+		// Left out of the groups (its previous files wait for deletion),
+		// the segment is not rewritten, but its batches count for the
+		// transactions of later markers.
+		if err := pass.follow(all[i]); err != nil {
 			return err
 		}
-	}
-	horizon := nowMs - cfg.DeleteRetentionMs
-	for _, g := range groupForCleaning(all[:mapped], pendingBases, cfg.SegmentBytes) {
-		if err := l.cleanSegments(g, offsets, lastBatch, horizon, nowMs); err != nil {
-			return err
-		}
+		i++
 	}
 	// Everything below the map's end is clean now, except a segment left
 	// out because its previous files still wait for deletion: the cleaner
 	// offset stops there (moving back if need be), so the next pass maps
 	// it and what follows, and no key stays twice below the offset.
-	next := all[mapped].seg.base
+	next := end
 	for _, t := range all[:mapped] {
 		if pendingBases[t.seg.base] {
 			next = t.seg.base
@@ -284,27 +298,7 @@ func filterBatch(batch []byte, h *records.Header, offsets map[string]int64, hori
 	if len(kept) == 0 {
 		return nil, nil
 	}
-	spec := records.BatchSpec{
-		BaseOffset:           h.BaseOffset,
-		PartitionLeaderEpoch: h.PartitionLeaderEpoch,
-		Codec:                h.Codec(),
-		Attributes:           h.Attributes &^ records.AttrCompressionMask,
-		FirstTimestamp:       h.FirstTimestamp,
-		MaxTimestamp:         h.MaxTimestamp,
-		Idempotent:           true, // writes the producer fields as they are
-		ProducerID:           h.ProducerID,
-		ProducerEpoch:        h.ProducerEpoch,
-		BaseSequence:         h.BaseSequence,
-		Records:              kept,
-	}
-	if !h.Codec().Valid() {
-		return nil, fmt.Errorf("unknown codec %d", h.Codec())
-	}
-	b := records.BuildBatch(spec)
-	// The batch keeps its offset range (v2 allows gaps).
-	binary.BigEndian.PutUint32(b[peekLastDeltaAt:], uint32(h.LastOffsetDelta))
-	records.UpdateCRC(b)
-	return b, nil
+	return rebuildBatch(h, h.Attributes, h.FirstTimestamp, kept)
 }
 
 // cleanSegments rewrites a run of segments (see groupForCleaning) into one,
@@ -313,8 +307,9 @@ func filterBatch(batch []byte, h *records.Header, offsets map[string]int64, hori
 // <base>.log.swap (the decision), then, under the log's mutex, the old
 // segments' files are renamed to *.deleted (removed after
 // file.delete.delay.ms), the swap file becomes <base>.log and its indexes
-// are built.
-func (l *Log) cleanSegments(g []cleanTarget, offsets map[string]int64, lastBatch map[int64]int64, horizon, nowMs int64) error {
+// are built. The new segment's transaction index holds the entries of the
+// ABORT markers kept with data (see cleaner_txn.go).
+func (l *Log) cleanSegments(g []cleanTarget, pass *cleanPass, nowMs int64) error {
 	first := g[0].seg
 	cleaned := first.path + logSuffix + cleanedSuffix
 	swap := first.path + logSuffix + swapSuffix
@@ -341,17 +336,15 @@ func (l *Log) cleanSegments(g []cleanTarget, offsets map[string]int64, lastBatch
 		return nil
 	}
 	changed := len(g) > 1 // merging is a change by itself
+	var txns []AbortedTxn
 	for _, t := range g {
 		err = scanBatches(t.seg, t.size, func(batch []byte, h *records.Header) error {
-			out := batch
-			// Control and transactional batches (whose outcome the cleaner
-			// does not track) and each producer's last batch are kept as
-			// they are.
-			if !h.IsControl() && !h.IsTransactional() && !(h.HasProducer() && lastBatch[h.ProducerID] == h.BaseOffset) {
-				var err error
-				if out, err = filterBatch(batch, h, offsets, horizon); err != nil {
-					return err
-				}
+			out, entry, err := pass.retain(batch, h)
+			if err != nil {
+				return err
+			}
+			if entry != nil {
+				txns = append(txns, *entry)
 			}
 			if len(out) != len(batch) || (len(out) > 0 && &out[0] != &batch[0]) {
 				changed = true
@@ -390,7 +383,7 @@ func (l *Log) cleanSegments(g []cleanTarget, offsets map[string]int64, lastBatch
 		removeMissing(l.fs, swap)
 		return storageErr("clean: fsync dir", err)
 	}
-	ns, err := l.swapSegments(g, swap, nowMs)
+	ns, err := l.swapSegments(g, swap, txns, nowMs)
 	if err != nil || ns == nil {
 		return err
 	}
@@ -408,10 +401,11 @@ func (l *Log) cleanSegments(g []cleanTarget, offsets map[string]int64, lastBatch
 	return nil
 }
 
-// swapSegments replaces the run g by the segment in the swap file, unless
-// one of them changed or left the log meanwhile (retention, truncation,
-// close): then the swap file is removed and nil returned.
-func (l *Log) swapSegments(g []cleanTarget, swap string, nowMs int64) (*segment, error) {
+// swapSegments replaces the run g by the segment in the swap file, whose
+// transaction index entries are txns, unless one of them changed or left
+// the log meanwhile (retention, truncation, close): then the swap file is
+// removed and nil returned.
+func (l *Log) swapSegments(g []cleanTarget, swap string, txns []AbortedTxn, nowMs int64) (*segment, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	idx := -1
@@ -436,20 +430,11 @@ func (l *Log) swapSegments(g []cleanTarget, swap string, nowMs int64) (*segment,
 		l.mu.failed = err
 		return nil, storageErr(op, err)
 	}
-	// The run's aborted transactions stay in the log (the cleaner keeps
-	// transactional data), so its transaction index entries go to the new
-	// segment. Should a crash come before they are written, the next open
-	// finds the new segment without indexes and recovers it, which
-	// rebuilds them.
-	var txns []AbortedTxn
-	for _, t := range g {
-		as, err := t.seg.readTxns(t.seg.txnN.Load())
-		if err != nil {
-			removeMissing(l.fs, swap)
-			return nil, storageErr("clean: read transaction index", err)
-		}
-		txns = append(txns, as...)
-	}
+	// The new segment's transaction index is written before its offset
+	// index. Should a crash come before, the next open finds the segment
+	// without indexes and recovers it, which rebuilds the entries from its
+	// ABORT markers (those of kept data, and those waiting for their
+	// delete horizon, whose entries without data are harmless).
 	for _, t := range g {
 		for _, h := range t.seg.handles() {
 			if err := h.rename(h.currentName() + deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -254,8 +254,18 @@ func TestCleanerIdempotentProducer(t *testing.T) {
 	appendKV(t, l, kvOpts{}, kv{"b", "2", false}) // 3
 	roll(t, l)
 	m.Maintain(at(10))
-	// Offset 0 goes; offset 1 is shadowed but kept (producer 7's last batch).
-	wantKV(t, readAllKV(t, l), map[int64]string{1: "b=1", 2: "a=2", 3: "b=2"})
+	// Offset 0 goes; offset 1 is shadowed, but its batch, producer 7's
+	// last, stays as an empty batch (Kafka's RETAIN_EMPTY), with the
+	// producer's sequence.
+	wantKV(t, readAllKV(t, l), map[int64]string{2: "a=2", 3: "b=2"})
+	res, err := l.Read(1, 1<<20, -1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := batchesOf(t, res.Records)[0]; h.BaseOffset != 1 || h.NumRecords != 0 || h.ProducerID != 7 || h.BaseSequence != 1 ||
+		h.Size() != records.HeaderSize || h.FirstTimestamp != -1 || h.MaxTimestamp != t0.UnixMilli() {
+		t.Fatalf("producer 7's last batch: %+v", h)
+	}
 	retry := func(l *Log) {
 		t.Helper()
 		r, err := l.AppendAsLeader(kvBatch(kvOpts{pid: 7, seq: 1}, kv{"b", "1", false}), 0, t0)
@@ -367,38 +377,5 @@ func TestCleanerCrashMidSwap(t *testing.T) {
 	wantKV(t, readAllKV(t, l2), map[int64]string{1: "b=1", 2: "a=2", 3: "c=1"})
 	if ms, _ := filepath.Glob(filepath.Join(partDir(dir), "*.swap")); len(ms) > 0 {
 		t.Fatalf("leftover %v", ms)
-	}
-}
-
-func TestCleanerKeepsTransactionalBatches(t *testing.T) {
-	m, l, dir := newTestLog(t, compactConfig())
-	defer m.Close()
-	txn := records.BuildBatch(records.BatchSpec{FirstTimestamp: t0.UnixMilli(), Attributes: records.AttrTransactional,
-		Idempotent: true, ProducerID: 9, BaseSequence: 0,
-		Records: []records.Record{{Key: []byte("a"), Value: []byte("t")}}})
-	appendKV(t, l, kvOpts{}, kv{"c", "1", false})           // 0
-	if _, err := l.AppendAsLeader(txn, 0, t0); err != nil { // 1
-		t.Fatal(err)
-	}
-	if _, err := l.AppendMarker(9, 0, false, 0, 0, t0); err != nil { // 2: abort
-		t.Fatal(err)
-	}
-	appendKV(t, l, kvOpts{pid: 9, seq: 1}, kv{"b", "1", false}) // 3
-	appendKV(t, l, kvOpts{}, kv{"c", "2", false})               // 4: shadows 0, so the segment is rewritten
-	roll(t, l)
-	m.Maintain(at(10))
-	got := readAllKV(t, l)
-	if mk, ok := got[2]; !ok || len(mk.key) != 4 {
-		t.Fatalf("marker not kept: %+v", got)
-	}
-	delete(got, 2)
-	wantKV(t, got, map[int64]string{1: "a=t", 3: "b=1", 4: "c=2"})
-	// Not yet: the aborted data stays, and so does its index entry, moved
-	// to the rewritten segment.
-	if as, err := l.AbortedTransactions(0, 5); err != nil || len(as) != 1 || as[0] != (AbortedTxn{9, 1, 2, 3}) {
-		t.Fatalf("aborted after cleaning: %+v %v", as, err)
-	}
-	if b, err := os.ReadFile(segFile(dir, 0, txnIndexSuffix)); err != nil || len(b) != txnEntrySize {
-		t.Fatalf("txnindex of the cleaned segment: %d bytes, %v", len(b), err)
 	}
 }
