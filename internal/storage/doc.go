@@ -157,9 +157,10 @@
 //
 // For a log with cleanup.policy=compact (LogConfig.Compact), Maintain runs
 // a simplified Kafka LogCleaner (cleaner.go) after retention. The cleanable
-// segments are the longest prefix of sealed segments below the high
-// watermark whose largest timestamp is older than min.compaction.lag.ms;
-// the active segment is never cleaned. A pass runs when some of them are
+// segments are the longest prefix of sealed segments below the last stable
+// offset (so below the high watermark, and holding nothing of an open
+// transaction) whose largest timestamp is older than
+// min.compaction.lag.ms; the active segment is never cleaned. A pass runs when some of them are
 // dirty (at or past the cleaner offset) and the dirty ratio (bytes of
 // sealed segments at or past the cleaner offset / bytes of all sealed
 // segments) reaches min.cleanable.dirty.ratio. It builds a map key →
@@ -173,18 +174,46 @@
 // value) whose batch's max timestamp is more than delete.retention.ms
 // before now are dropped too. The cleaner offset then moves to the map's
 // end, or back to a segment the pass had to leave out (its previous
-// files still waiting for deletion), so no key is left twice below it. Records without a key are kept. Control
-// and transactional batches are kept as they are and stay out of the key
-// map (not yet Kafka's removal of aborted data and, after
-// delete.retention.ms, of markers: the cleaner does not read the
-// transaction index), and so is the last batch of each producer
-// id in the log (so that producer state rebuilt from the log still knows
-// its last sequence). A rewritten batch keeps its base offset, last offset
-// delta, producer fields, timestamps, leader epoch and codec (compressed
-// batches are decompressed, filtered and recompressed); its records keep
-// their offset deltas (gaps are legal in v2) and the CRC is recomputed. A
-// batch left without records is dropped; a segment left without batches
-// stays (empty) until the next open drops it.
+// files still waiting for deletion), so no key is left twice below it.
+// Records without a key are kept.
+//
+// Transactions follow Kafka's cleaner (cleaner_txn.go, after its
+// CleanedTransactionMetadata). Every transaction with data in the
+// cleanable segments is decided, so a pass knows the aborted ones ahead of
+// reading, from the transaction indexes (AbortedTransactions, which also
+// finds an ABORT in a later, uncleaned segment). Batches of aborted
+// transactions are removed whatever their keys and stay out of the key
+// map; committed ones are compacted like any other. The rewrite follows
+// the transactions from the first segment on (a segment left out of the
+// runs is read for them too): a COMMIT or ABORT marker is kept as long as
+// a batch of its transaction was read in the pass, an ABORT with its
+// .txnindex entry; the first pass that finds its transaction without
+// batches rewrites the marker with a delete horizon (KIP-534: the
+// delete-horizon attribute bit, now + delete.retention.ms as the first
+// timestamp, the record's timestamp delta rebased so that its timestamp
+// stays) and drops the ABORT's entry; a pass at or past the horizon
+// removes it, so that a consumer that read the transaction's data has
+// delete.retention.ms to reach its marker. A marker keeps its record while
+// a producer snapshot at or below it exists (a replay from that snapshot
+// must see it close the transaction; in practice the two kept snapshots
+// are past it by then). Control batches that are not COMMIT or ABORT are
+// kept.
+//
+// The batch that holds a producer's state (as Kafka's
+// lastRecordsOfActiveProducers: the last data batch of each producer in
+// the state, by last offset, or, when its epoch has no data batch, its
+// markers of that epoch) is filtered like the others but, if nothing of
+// it survives (an aborted batch, shadowed records, a marker past its
+// horizon), kept as an empty batch, Kafka's header without records
+// (uncompressed, first timestamp -1; offset range, producer fields and max
+// timestamp kept), so that producer state rebuilt from the log still
+// knows the last sequence and epoch. Read in every pass, it keeps its
+// transaction's marker too. A rewritten batch keeps its base offset, last
+// offset delta, producer fields, timestamps, leader epoch and codec
+// (compressed batches are decompressed, filtered and recompressed); its
+// records keep their offset deltas (gaps are legal in v2) and the CRC is
+// recomputed. Another batch left without records is dropped; a segment
+// left without batches stays (empty) until the next open drops it.
 //
 // The cleanable segments are rewritten in runs, as Kafka's
 // groupSegmentsBySize does: consecutive segments whose sizes add up to at
@@ -206,9 +235,10 @@
 // renamed to *.deleted (removed after file.delete.delay.ms, so reads in
 // flight finish, as for retention), the swap file is renamed to
 // <base>.log, its indexes are rebuilt and the new segment replaces the run
-// in the list, with the run's transaction index entries (all still valid,
-// since transactional batches stay) written to its .txnindex before its
-// offset index. Reading and rewriting run without the mutex; a run with a
+// in the list, with the entries of the ABORT markers kept with data
+// written to its .txnindex before its offset index (a crash in between
+// leaves it without indexes, and recovery rebuilds the entries from its
+// ABORT markers; one for a marker without data is harmless). Reading and rewriting run without the mutex; a run with a
 // segment that was removed, truncated or made active meanwhile is not
 // swapped in. At open a *.cleaned file is deleted and a <base>.log.swap
 // completes its swap: the files of segment base, and of every segment
