@@ -15,8 +15,10 @@ import (
 // ignore them). v0 was removed in Kafka 4.0; v10 (topic ids) is 4.1.
 //
 // An unknown group answers -1 for every asked partition with no error.
-// There are no pending transactional offsets yet, so require_stable
-// answers like a plain fetch.
+// With require_stable, a partition with pending transactional offsets
+// (TxnOffsetCommit, until its transaction's marker) answers
+// UNSTABLE_OFFSET_COMMIT (offset -1), which the client retries (KIP-447),
+// as Kafka does; without it, they are not seen.
 func init() { register(kmsg.OffsetFetch, 1, 9, handleOffsetFetch) }
 
 func handleOffsetFetch(s *Server, r *request) kmsg.Response {
@@ -24,7 +26,7 @@ func handleOffsetFetch(s *Server, r *request) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if req.Version >= 8 {
 		for _, rg := range req.Groups {
-			resp.Groups = append(resp.Groups, s.fetchGroupOffsets(rg.Group, rg.MemberID, rg.MemberEpoch, rg.Topics))
+			resp.Groups = append(resp.Groups, s.fetchGroupOffsets(rg.Group, rg.MemberID, rg.MemberEpoch, rg.Topics, req.RequireStable))
 		}
 		return resp
 	}
@@ -37,7 +39,7 @@ func handleOffsetFetch(s *Server, r *request) kmsg.Response {
 			topics = append(topics, t)
 		}
 	}
-	g := s.fetchGroupOffsets(req.Group, nil, -1, topics)
+	g := s.fetchGroupOffsets(req.Group, nil, -1, topics, req.Version >= 7 && req.RequireStable)
 	if req.Version >= 2 {
 		resp.ErrorCode = g.ErrorCode
 	}
@@ -58,11 +60,16 @@ func handleOffsetFetch(s *Server, r *request) kmsg.Response {
 // group (and on each asked partition, where v1 looks for it). A member id
 // and epoch (v9, consumer-protocol members) are checked against the
 // group: UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH on the group.
-func (s *Server) fetchGroupOffsets(groupID string, memberID *string, memberEpoch int32, topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
+func (s *Server) fetchGroupOffsets(groupID string, memberID *string, memberEpoch int32, topics []kmsg.OffsetFetchRequestGroupTopic, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	var out kmsg.OffsetFetchResponseGroup
 	var code int16
 	err := s.groups.read(groupID, func(sm *group.Shard) {
-		if code = sm.ValidateOffsetFetch(groupID, memberID, memberEpoch); code == 0 {
+		if code = sm.ValidateOffsetFetch(groupID, memberID, memberEpoch); code != 0 {
+			return
+		}
+		if requireStable {
+			out = sm.FetchStableOffsets(groupID, topics)
+		} else {
 			out = sm.FetchOffsets(groupID, topics)
 		}
 	})

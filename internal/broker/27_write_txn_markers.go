@@ -5,6 +5,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/replica"
 )
 
@@ -29,10 +30,15 @@ import (
 // milestone it must be refused to clients.
 //
 // A marker on a __consumer_offsets partition also ends the transaction's
-// pending offset commits in Kafka (the group coordinator makes them
-// visible or drops them once the marker is written).
-// TODO(issue 13): with TxnOffsetCommit, hand such markers to the group
-// coordinator once written; for now only the marker is appended.
+// pending offset commits (TxnOffsetCommit): as Kafka delegates it to its
+// group coordinator, it is written through the group coordinator's
+// runtime (groupCoordinator.appendTxnMarker), under the group shard's
+// mutex and handed to the shard once written, so that it is ordered with
+// the shard's own offset commits as in the log. Those partitions are
+// written after the others of the request, each waiting for its
+// replicas (offsets.commit.timeout.ms) before the next, while the others'
+// waits run; one whose group coordinator is still loading answers
+// NOT_LEADER_OR_FOLLOWER, which the transaction coordinator retries.
 func init() { register(kmsg.WriteTxnMarkers, 1, 1, handleWriteTxnMarkers) }
 
 // txnMarkerCommitTimeout bounds the wait for a marker's replicas. Kafka
@@ -74,6 +80,14 @@ func (s *Server) appendTxnMarkers(req *kmsg.WriteTxnMarkersRequest) (*kmsg.Write
 	// them.
 	resp.Markers = make([]kmsg.WriteTxnMarkersResponseMarker, len(req.Markers))
 	var jobs []txnMarkerJob
+	// The markers of __consumer_offsets partitions, written last.
+	type groupMarker struct {
+		m     *kmsg.WriteTxnMarkersRequestMarker
+		topic string
+		part  int32
+		rp    *kmsg.WriteTxnMarkersResponseMarkerTopicPartition
+	}
+	var groupMarkers []groupMarker
 	for i := range req.Markers {
 		m := &req.Markers[i]
 		rm := &resp.Markers[i]
@@ -89,11 +103,14 @@ func (s *Server) appendTxnMarkers(req *kmsg.WriteTxnMarkersRequest) (*kmsg.Write
 				rp := &rt.Partitions[k]
 				rp.Default()
 				rp.Partition = part
+				if rt.Topic == metadata.ConsumerOffsetsTopic && s.groups != nil {
+					groupMarkers = append(groupMarkers, groupMarker{m, rt.Topic, part, rp})
+					continue
+				}
 				w, err := s.appendTxnMarker(m, rt.Topic, part, now)
 				if err != nil {
 					rp.ErrorCode = errCode(err)
-					s.logger.Debug("transaction marker not written", "topic", rt.Topic, "partition", part,
-						"producer.id", m.ProducerID, "producer.epoch", m.ProducerEpoch, "commit", m.Committed, "err", err)
+					s.logTxnMarkerError(m, rt.Topic, part, err)
 					continue
 				}
 				if w != nil {
@@ -102,7 +119,18 @@ func (s *Server) appendTxnMarkers(req *kmsg.WriteTxnMarkersRequest) (*kmsg.Write
 			}
 		}
 	}
+	for _, gm := range groupMarkers {
+		if err := s.groups.appendTxnMarker(gm.m, gm.part, s.now()); err != nil {
+			gm.rp.ErrorCode = errCode(err)
+			s.logTxnMarkerError(gm.m, gm.topic, gm.part, err)
+		}
+	}
 	return resp, jobs
+}
+
+func (s *Server) logTxnMarkerError(m *kmsg.WriteTxnMarkersRequestMarker, topic string, part int32, err error) {
+	s.logger.Debug("transaction marker not written", "topic", topic, "partition", part,
+		"producer.id", m.ProducerID, "producer.epoch", m.ProducerEpoch, "commit", m.Committed, "err", err)
 }
 
 // appendTxnMarker appends one marker to one partition; the wait is nil

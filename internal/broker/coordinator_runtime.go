@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,8 +49,15 @@ type coordinatorRuntime[M any] struct {
 type machineOps[M any] struct {
 	// new makes the machine of a partition loaded at a leader epoch (the
 	// coordinator epoch that transaction markers carry).
-	new          func(leaderEpoch int32) M
-	replay       func(m M, r coordRecord) error
+	new    func(leaderEpoch int32) M
+	replay func(m M, r coordRecord) error
+	// replayMarker, when set, takes the transaction markers of the
+	// partition, replayed in log order among the records on load, and
+	// those appendMarker writes (Kafka's replayEndTransactionMarker). The
+	// group coordinator ends pending transactional offsets with them;
+	// nil ignores markers (the transaction coordinator's topic has
+	// none).
+	replayMarker func(m M, mk coordMarker)
 	loadComplete func(m M, now time.Time)
 	nextDeadline func(m M) time.Time
 	tick         func(m M, now time.Time) coordEffects
@@ -63,13 +71,46 @@ type machineOps[M any] struct {
 
 // coordRecord is one key/value record of a coordinator topic; a nil
 // Value is a tombstone.
-type coordRecord struct{ Key, Value []byte }
+type coordRecord struct {
+	Key, Value []byte
+	// Replay fills in the record's offset and its batch's producer (as
+	// Kafka's replay(offset, producerId, producerEpoch, record)): a
+	// transactional batch is a producer's write (TxnOffsetCommit), which
+	// its marker ends. ProducerID is -1 for the coordinator's own
+	// batches. Records to append take their producer from coordEffects.
+	Offset        int64
+	ProducerID    int64
+	ProducerEpoch int16
+	Transactional bool
+}
+
+// coordMarker is a transaction's COMMIT or ABORT marker on a coordinator
+// partition.
+type coordMarker struct {
+	Offset           int64
+	ProducerID       int64
+	ProducerEpoch    int16
+	Commit           bool
+	CoordinatorEpoch int32
+}
 
 // coordEffects is a state machine call's outcome: records to append and
 // the replies to run with the append's outcome.
 type coordEffects struct {
-	Records  []coordRecord
+	Records []coordRecord
+	// Producer, when set, writes Records as one transactional batch of
+	// that producer (TxnOffsetCommit). The log fences an older epoch of
+	// the producer; the batch has no sequence number (-1), so that the
+	// log checks none, as Kafka's skips the sequences of a coordinator's
+	// appends (which carry 0).
+	Producer *coordProducer
 	Complete func(err error)
+}
+
+// coordProducer is a transactional producer's id and epoch.
+type coordProducer struct {
+	ID    int64
+	Epoch int16
 }
 
 // runtimeShard is the coordinator state of one partition.
@@ -233,7 +274,11 @@ func (c *coordinatorRuntime[M]) shard(partitionID int32) *runtimeShard[M] {
 func (c *coordinatorRuntime[M]) load(sh *runtimeShard[M]) {
 	start := time.Now()
 	sm := c.ops.new(sh.leaderEpoch)
-	n, bad, err := replayCoordinatorLog(sh.p.Log, func(r coordRecord) error { return c.ops.replay(sm, r) })
+	var marker func(coordMarker)
+	if c.ops.replayMarker != nil {
+		marker = func(mk coordMarker) { c.ops.replayMarker(sm, mk) }
+	}
+	n, bad, err := replayCoordinatorLog(sh.p.Log, func(r coordRecord) error { return c.ops.replay(sm, r) }, marker)
 	if err != nil {
 		c.s.logger.Error(c.name+": loading partition failed", "partition", sh.partition, "err", err)
 		c.mu.Lock()
@@ -251,6 +296,7 @@ func (c *coordinatorRuntime[M]) load(sh *runtimeShard[M]) {
 		c.syncLocked(sh, c.s.now())
 	}
 	sh.mu.Unlock()
+	c.s.metrics.observeCoordinatorLoad(c.name, time.Since(start))
 	if bad > 0 {
 		c.s.logger.Warn(c.name+": skipped undecodable records", "partition", sh.partition, "count", bad)
 	}
@@ -260,9 +306,11 @@ func (c *coordinatorRuntime[M]) load(sh *runtimeShard[M]) {
 }
 
 // replayCoordinatorLog feeds every record of a coordinator log, from its
-// start to its end, to replay. It returns the number of records and of
-// those that could not be decoded.
-func replayCoordinatorLog(l *storage.Log, replay func(coordRecord) error) (n, bad int, err error) {
+// start to its end, to replay, with its offset and its batch's producer,
+// and the COMMIT and ABORT markers among them to marker (nil: skipped),
+// in log order. It returns the number of records and of those (and of
+// the markers) that could not be decoded.
+func replayCoordinatorLog(l *storage.Log, replay func(coordRecord) error, marker func(coordMarker)) (n, bad int, err error) {
 	off := l.LogStartOffset()
 	for off < l.LogEndOffset() {
 		rr, err := l.Read(off, 1<<20, -1, true)
@@ -276,13 +324,30 @@ func replayCoordinatorLog(l *storage.Log, replay func(coordRecord) error) (n, ba
 		err = records.Split(rr.Records, func(batch []byte, h *records.Header) error {
 			off = h.NextOffset()
 			if h.IsControl() {
+				if marker == nil {
+					return nil
+				}
+				mk, err := records.ParseMarker(batch, h)
+				switch {
+				case errors.Is(err, records.ErrNotTxnMarker):
+					// Another control type, or a marker the
+					// cleaner emptied: it ends nothing, as in
+					// Kafka.
+				case err != nil:
+					bad++
+				default:
+					marker(coordMarker{Offset: h.BaseOffset, ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch,
+						Commit: mk.Commit, CoordinatorEpoch: mk.CoordinatorEpoch})
+				}
 				return nil
 			}
 			// A record or batch that does not decode is skipped: one
 			// bad record must not make the whole partition unusable.
 			err := records.Records(batch, 64<<20, func(r *records.Record) error {
 				n++
-				if err := replay(coordRecord{Key: r.Key, Value: r.Value}); err != nil {
+				cr := coordRecord{Key: r.Key, Value: r.Value, Offset: h.BaseOffset + int64(r.OffsetDelta),
+					ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, Transactional: h.IsTransactional()}
+				if err := replay(cr); err != nil {
 					bad++
 				}
 				return nil
@@ -359,6 +424,65 @@ func (c *coordinatorRuntime[M]) doShard(partition int32, fn func(now time.Time, 
 	return true
 }
 
+// appendMarker writes a transaction marker (WriteTxnMarkers) to one of
+// the runtime's partitions this broker leads the way a state machine
+// call's records are written: under the shard's mutex, with acks=all
+// (min.insync.replicas checked first, the wait for the replicas bounded by
+// the runtime's commitTimeout, like its own appends, since the shard waits
+// with it), and handed to the machine (replayMarker) before the mutex is
+// released. The marker is thus ordered with the shard's own appends as it
+// is in the log: a TxnOffsetCommit appended before it is ended by it, one
+// appended after it belongs to the producer's next transaction. The error
+// is the partition's answer: NOT_LEADER_OR_FOLLOWER also while the shard
+// loads (Kafka answers so for a coordinator that is not ready, and the
+// transaction coordinator retries it), the log's fencing, the wait's
+// outcome.
+//
+// The machine takes the marker once it is written under the shard's
+// leader epoch, and the shard still leads at that epoch when the wait
+// ends, even if the wait failed (it timed out, or the ISR shrank below
+// min.insync.replicas): the marker is in this leader's log then, and the
+// state must follow the log, which is what a reload would replay. The
+// transaction coordinator retries the failed marker, and the one it
+// writes again finds nothing pending.
+func (c *coordinatorRuntime[M]) appendMarker(partition int32, mk coordMarker, now time.Time) error {
+	p := c.s.replicas.Get(c.topic, partition)
+	if p == nil {
+		return c.s.absentPartitionError(c.topic, partition)
+	}
+	if err := p.CheckLeader(-1); err != nil {
+		return err
+	}
+	sh := c.shard(partition)
+	if sh == nil || !sh.loaded.Load() {
+		return fmt.Errorf("%w: the %s is still loading the partition", errNotLeader, c.name)
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	// Checked under the mutex: a load holds it until the shard is loaded.
+	if sh.mu.closed || !sh.loaded.Load() {
+		return fmt.Errorf("%w: the %s unloaded the partition", errNotLeader, c.name)
+	}
+	if st := p.State(); !st.IsLeader || st.LeaderEpoch != sh.leaderEpoch {
+		// The shard is stale; the next one loads with the new epoch.
+		return fmt.Errorf("%w: the %s's partition moved to leader epoch %d", errNotLeader, c.name, st.LeaderEpoch)
+	}
+	off, epoch, err := p.AppendMarkerAcks(mk.ProducerID, mk.ProducerEpoch, mk.Commit, mk.CoordinatorEpoch, -1, now)
+	if err != nil {
+		return err
+	}
+	w := replica.CommitWait{P: p, Offset: off + 1, LeaderEpoch: epoch}
+	if err := p.CommitError(w.Offset, w.LeaderEpoch); replica.IsPending(err) {
+		c.s.waitCommitted([]replica.CommitWait{w}, c.commitTimeout)
+	}
+	err = c.s.commitOutcome(w)
+	if st := p.State(); epoch == sh.leaderEpoch && st.IsLeader && st.LeaderEpoch == epoch && c.ops.replayMarker != nil {
+		mk.Offset = off
+		c.ops.replayMarker(sh.mu.sm, mk)
+	}
+	return err
+}
+
 // read runs a read-only call on a key's shard.
 func (c *coordinatorRuntime[M]) read(key string, fn func(sm M)) error {
 	sh, err := c.forKey(key)
@@ -393,18 +517,22 @@ func (c *coordinatorRuntime[M]) loadedShards() (loaded []*runtimeShard[M], loadi
 // until they are committed (acks=all), and runs the replies with the
 // outcome.
 func (c *coordinatorRuntime[M]) applyLocked(sh *runtimeShard[M], eff coordEffects) {
-	err := c.appendLocked(sh, eff.Records)
+	err := c.appendLocked(sh, eff.Records, eff.Producer)
 	if eff.Complete != nil {
 		eff.Complete(err)
 	}
 }
 
-func (c *coordinatorRuntime[M]) appendLocked(sh *runtimeShard[M], recs []coordRecord) error {
+func (c *coordinatorRuntime[M]) appendLocked(sh *runtimeShard[M], recs []coordRecord, producer *coordProducer) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	now := c.s.now()
 	spec := records.BatchSpec{FirstTimestamp: now.UnixMilli()}
+	if producer != nil {
+		spec.Attributes = records.AttrTransactional
+		spec.Idempotent, spec.ProducerID, spec.ProducerEpoch, spec.BaseSequence = true, producer.ID, producer.Epoch, records.NoSequence
+	}
 	for i, r := range recs {
 		spec.Records = append(spec.Records, records.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value})
 	}
@@ -442,6 +570,10 @@ func coordinatorAppendError(err error) error {
 		return kerr.CoordinatorNotAvailable
 	case kerr.MessageTooLarge.Code, kerr.RecordListTooLarge.Code:
 		return kerr.InvalidCommitOffsetSize
+	case kerr.InvalidProducerEpoch.Code, kerr.InvalidTxnState.Code:
+		// A transactional batch's producer fenced by the log: the
+		// producer's own error, as Kafka answers it.
+		return kerr.ErrorForCode(errCode(err))
 	default:
 		return kerr.UnknownServerError
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/metadata"
@@ -35,7 +36,8 @@ func startGroupCoordinator(s *Server) *groupCoordinator {
 		time.Duration(s.cfg.Int("offsets.commit.timeout.ms"))*time.Millisecond,
 		machineOps[*group.Shard]{
 			new:          func(int32) *group.Shard { return group.NewShard(cfg) },
-			replay:       func(sm *group.Shard, r coordRecord) error { return sm.Replay(group.Record{Key: r.Key, Value: r.Value}) },
+			replay:       replayGroupRecord,
+			replayMarker: func(sm *group.Shard, mk coordMarker) { sm.ReplayEndTxnMarker(mk.ProducerID, mk.Commit) },
 			loadComplete: (*group.Shard).LoadComplete,
 			nextDeadline: (*group.Shard).NextDeadline,
 			tick:         func(sm *group.Shard, now time.Time) coordEffects { return groupEffects(sm.Tick(now)) },
@@ -54,13 +56,33 @@ func (c *groupCoordinator) stop() {
 	c.coordinatorRuntime.stop()
 }
 
+// replayGroupRecord replays a record of __consumer_offsets with its batch:
+// a transactional batch holds a producer's pending offset commits.
+func replayGroupRecord(sm *group.Shard, r coordRecord) error {
+	b := group.Batch{ProducerID: r.ProducerID, ProducerEpoch: r.ProducerEpoch, Transactional: r.Transactional}
+	return sm.ReplayBatch(b, group.Record{Key: r.Key, Value: r.Value})
+}
+
 // groupEffects is a group state machine call's outcome for the runtime.
 func groupEffects(e group.Effects) coordEffects {
 	recs := make([]coordRecord, len(e.Records))
 	for i, r := range e.Records {
 		recs[i] = coordRecord{Key: r.Key, Value: r.Value}
 	}
-	return coordEffects{Records: recs, Complete: e.Complete}
+	ce := coordEffects{Records: recs, Complete: e.Complete}
+	if e.Producer != nil {
+		ce.Producer = &coordProducer{ID: e.Producer.ID, Epoch: e.Producer.Epoch}
+	}
+	return ce
+}
+
+// appendTxnMarker writes a WriteTxnMarkers marker to a __consumer_offsets
+// partition through the runtime (appendMarker), so that it ends the
+// producer's pending transactional offsets in the group coordinator in
+// the log's order.
+func (c *groupCoordinator) appendTxnMarker(m *kmsg.WriteTxnMarkersRequestMarker, partition int32, now time.Time) error {
+	return c.appendMarker(partition, coordMarker{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch,
+		Commit: m.Committed, CoordinatorEpoch: m.CoordinatorEpoch}, now)
 }
 
 // do runs one state machine call for a group and applies its effects. The
