@@ -32,6 +32,7 @@ type metrics struct {
 	messagesIn      *prometheus.CounterVec
 	connections     prometheus.Gauge
 	sendfileBytes   prometheus.Counter
+	txn             *txnMetrics // metrics_txn.go
 }
 
 func newMetrics(s *Server) *metrics {
@@ -67,6 +68,7 @@ func newMetrics(s *Server) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.txn = newTxnMetrics(m.reg, s)
 	return m
 }
 

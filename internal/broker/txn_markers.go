@@ -326,7 +326,9 @@ func (ms *txnMarkerSender) write(d *markerDest, batch []*markerItem) {
 		items[markerKey{it.m.ProducerID, it.tp.Topic, it.tp.Partition}] = it
 	}
 
+	start := time.Now()
 	resp, err := ms.request(d, req)
+	ms.s.metrics.observeMarkerWrite(d.id == ms.s.nodeID, time.Since(start))
 	if err != nil {
 		ms.s.logger.Debug("transaction markers not sent", "leader", d.id, "partitions", len(batch), "err", err)
 		ms.retry(batch, err)
