@@ -245,11 +245,11 @@ func TestTransactionsListDescribe(t *testing.T) {
 }
 
 // lateTxnWrite appends a transactional batch of the producer's to a
-// partition with a raw Produce request, the way a produce retry of a
+// partition with a raw Produce request (cl: the partition's leader), the way a produce retry of a
 // transaction that has already ended arrives late: the coordinator no
 // longer has the partition in a transaction of the producer, so the
 // partition's transaction stays open, hanging. Its records are dated ago.
-func lateTxnWrite(t *testing.T, ctx context.Context, cl *kgo.Client, txnID, topic string, partition int32, pid int64, epoch int16, seq int32, ago time.Duration) int64 {
+func lateTxnWrite(t *testing.T, ctx context.Context, cl kmsg.Requestor, txnID, topic string, partition int32, pid int64, epoch int16, seq int32, ago time.Duration) int64 {
 	t.Helper()
 	off, err := rawTxnWrite(t, ctx, cl, txnID, topic, partition, pid, epoch, seq, ago)
 	if err != nil {
@@ -259,7 +259,7 @@ func lateTxnWrite(t *testing.T, ctx context.Context, cl *kgo.Client, txnID, topi
 }
 
 // rawTxnWrite is lateTxnWrite's Produce, returning the partition's error.
-func rawTxnWrite(t *testing.T, ctx context.Context, cl *kgo.Client, txnID, topic string, partition int32, pid int64, epoch int16, seq int32, ago time.Duration) (int64, error) {
+func rawTxnWrite(t *testing.T, ctx context.Context, cl kmsg.Requestor, txnID, topic string, partition int32, pid int64, epoch int16, seq int32, ago time.Duration) (int64, error) {
 	t.Helper()
 	batch := records.BuildBatch(records.BatchSpec{
 		Attributes:     records.AttrTransactional,
@@ -428,5 +428,64 @@ func TestTransactionsFindHangingAbort(t *testing.T) {
 	}
 	if slices.Sort(got); !slices.Equal(got, []string{"committed", "live"}) {
 		t.Fatalf("read_committed: %q", got)
+	}
+}
+
+// TestTransactionsFindHangingCluster: on three brokers a hanging
+// transaction is found from each one's --broker-id (a Samsa follower does
+// not describe its partitions' producers: their leader is asked, with a
+// note), and aborted through the leader.
+func TestTransactionsFindHangingCluster(t *testing.T) {
+	t.Parallel()
+	c := testbroker.StartCluster(t, 3, "transaction.partition.verification.enable=false", "transaction.state.log.num.partitions=2")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	bs := []string{"--bootstrap-server", strings.Join(c.Addrs(), ",")}
+	args := func(a ...string) []string { return append(append([]string{}, bs...), a...) }
+	adm := c.Admin()
+	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "tx-rep"); err != nil {
+		t.Fatal(err)
+	}
+	zombie := c.Client(kgo.TransactionalID("tx-rep-zombie"), kgo.DefaultProduceTopic("tx-rep"))
+	if err := zombie.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produceTxn(t, ctx, zombie, kgo.StringRecord("committed"))
+	if err := zombie.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	pid, epoch, err := zombie.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := adm.Metadata(ctx, "tx-rep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := md.Topics["tx-rep"].Partitions[0].Leader
+	if start := lateTxnWrite(t, ctx, zombie.Broker(int(leader)), "tx-rep-zombie", "tx-rep", 0, pid, epoch, 1, 0); start != 2 {
+		t.Fatalf("the late batch is at offset %d, want 2", start)
+	}
+	for id := int32(1); id <= 3; id++ {
+		r := cliRun(t, "transactions", args("find-hanging", "--broker-id", itoa32(id), "--max-transaction-timeout", "0")...)
+		if r.runErr != nil {
+			t.Fatalf("find-hanging --broker-id %d: %v", id, r.runErr)
+		}
+		_, rows := txnTable(t, r.out)
+		if len(rows) != 1 || !slices.Equal(rows[0][:6], []string{"tx-rep", "0", strconv.FormatInt(pid, 10), strconv.Itoa(int(epoch)), rows[0][4], "2"}) {
+			t.Fatalf("find-hanging --broker-id %d: %q", id, rows)
+		}
+		if noted := strings.Contains(r.err, "does not describe the producers of"); id != leader && !noted {
+			t.Logf("broker %d (a follower) described its producers itself: %q", id, r.err)
+		} else if id == leader && noted {
+			t.Fatalf("the leader %d was not asked: %q", id, r.err)
+		}
+	}
+	cliOK(t, "transactions", args("abort", "--topic", "tx-rep", "--partition", "0", "--start-offset", "2")...)
+	waitLSO(t, ctx, adm, "tx-rep", 0, -1)
+	for id := int32(1); id <= 3; id++ {
+		if _, rows := txnTable(t, cliOK(t, "transactions", args("find-hanging", "--broker-id", itoa32(id), "--max-transaction-timeout", "0")...)); len(rows) != 0 {
+			t.Fatalf("after the abort, find-hanging --broker-id %d: %q", id, rows)
+		}
 	}
 }
