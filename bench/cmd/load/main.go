@@ -71,6 +71,8 @@ func run(cmd string, args []string) error {
 		err = runReady(args)
 	case "failover":
 		err = runFailover(args)
+	case "txn":
+		err = runTxn(args)
 	case "report":
 		err = runReport(args)
 	case "evict":

@@ -30,6 +30,10 @@ var metricOrder = map[string][]string{
 	"W7-e2e":  {"p50 ms", "p99 ms", "p99.9 ms", "achieved MB/s"},
 	"W8-KILL": w8Metrics, "W8-KILL-ctl": w8Metrics,
 	"W8-TERM": w8Metrics, "W8-TERM-ctl": w8Metrics,
+	"W9-idem":  {"records/s", "MB/s"},
+	"W9-100ms": {"records/s", "MB/s", "overhead %", "transactions/s"},
+	"W9-1000":  {"records/s", "MB/s", "overhead %", "transactions/s"},
+	"W9-e2e":   {"p50 ms", "p99 ms", "p99.9 ms", "achieved MB/s", "transactions/s"},
 }
 
 var w8Metrics = []string{"leader moved max sec",
@@ -48,6 +52,8 @@ var workloadTitle = map[string]string{
 	"W7": "W7 3 brokers RF=3 produce 1 KB", "W7-e2e": "W7 3 brokers RF=3 e2e 50 MB/s",
 	"W8-KILL": "W8 SIGKILL a leader", "W8-KILL-ctl": "W8 SIGKILL leader+controller",
 	"W8-TERM": "W8 SIGTERM a leader", "W8-TERM-ctl": "W8 SIGTERM leader+controller",
+	"W9-idem": "W9 idempotent produce 1 KB", "W9-100ms": "W9 transactions of 100 ms",
+	"W9-1000": "W9 transactions of 1,000 records", "W9-e2e": "W9 read_committed e2e 50 MB/s",
 }
 
 // target is one of issue 5's targets.
@@ -88,6 +94,8 @@ var targets = []target{
 	maxTarget("W6", "recovery sec", "<= 5 s", 5),
 	minTarget("W7", "x W1 MB/s", ">= 0.5x W1", 0.5),
 	maxTarget("W7-e2e", "p99 ms", "<= 10 ms", 10),
+	maxTarget("W9-100ms", "overhead %", "< 15 %", 14.999999),
+	maxTarget("W9-1000", "overhead %", "< 15 %", 14.999999),
 }
 
 func init() {
@@ -164,6 +172,13 @@ func runReport(args []string) error {
 	// W7 next to the single-node W1 of the same run.
 	if w7, w1 := values["W7"]["MB/s"]["samsa"], values["W1"]["MB/s"]["samsa"]; w7 > 0 && w1 > 0 {
 		values["W7"]["x W1 MB/s"] = map[string]float64{"samsa": w7 / w1}
+	}
+	// W9's transactions next to its idempotent produce: the throughput
+	// given up, in percent.
+	for _, w := range []string{"W9-100ms", "W9-1000"} {
+		if t, i := values[w]["MB/s"]["samsa"], values["W9-idem"]["MB/s"]["samsa"]; t > 0 && i > 0 {
+			values[w]["overhead %"] = map[string]float64{"samsa": 100 * (1 - t/i)}
+		}
 	}
 	for _, n := range notes {
 		sort.Strings(n)
