@@ -6,9 +6,12 @@ import (
 
 // DescribeProducers v0.
 //
-// Lists the idempotent (and, later, transactional) producers a partition's
-// leader tracks: id, epoch, last sequence and timestamp, and the start of
-// an open transaction (-1: none).
+// Lists the idempotent and transactional producers a replica of the
+// partition tracks: id, epoch, last sequence and timestamp, coordinator
+// epoch, and the first offset of an open transaction (-1: none). Any
+// replica answers, as in Kafka (KIP-664): the admin client asks the
+// leader, kafka-transactions.sh describe-producers --broker-id a chosen
+// replica, whose state follows the leader's through replication.
 func init() { register(kmsg.DescribeProducers, 0, 0, handleDescribeProducers) }
 
 func handleDescribeProducers(s *Server, r *request) kmsg.Response {
@@ -26,9 +29,6 @@ func handleDescribeProducers(s *Server, r *request) kmsg.Response {
 			case p == nil:
 				err = s.absentPartitionError(rt.Topic, part)
 			default:
-				if err = p.CheckLeader(-1); err != nil {
-					break
-				}
 				for _, ap := range p.Log.ActiveProducers() {
 					a := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 					a.ProducerID, a.ProducerEpoch = ap.ProducerID, int32(ap.Epoch)

@@ -296,6 +296,31 @@ func TestClusterIdempotenceAcrossLeaderChange(t *testing.T) {
 		}
 		return true
 	})
+	// Every replica knows the producer: DescribeProducers is answered by
+	// a follower too (KIP-664: kafka-transactions.sh describe-producers
+	// --broker-id asks a chosen replica).
+	for _, nd := range c.Nodes() {
+		if nd.ID == l0 {
+			continue
+		}
+		dcl, err := kgo.NewClient(kgo.SeedBrokers(nd.Addr()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dreq := kmsg.NewPtrDescribeProducersRequest()
+		dt := kmsg.NewDescribeProducersRequestTopic()
+		dt.Topic, dt.Partitions = "idem", []int32{0}
+		dreq.Topics = append(dreq.Topics, dt)
+		dresp, err := dreq.RequestWith(ctx, dcl.Broker(int(nd.ID)))
+		dcl.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dp := dresp.Topics[0].Partitions[0]
+		if dp.ErrorCode != 0 || len(dp.ActiveProducers) != 1 || dp.ActiveProducers[0].ProducerID != initResp.ProducerID || dp.ActiveProducers[0].LastSequence != 2 {
+			t.Fatalf("DescribeProducers on follower %d: %+v", nd.ID, dp)
+		}
+	}
 	c.Node(l0).Stop()
 	var l1 int32
 	eventually(t, 10*time.Second, "a new leader", func() bool { l1 = leaderOf(); return l1 >= 0 && l1 != l0 })

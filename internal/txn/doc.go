@@ -60,66 +60,51 @@
 // is finalized and the client sends EndTxn v5+; off by default),
 // MarkerWritten, Describe and List.
 //
-// # Wiring (not done yet; the broker still refuses transactions)
+// # Wiring
 //
-// Wired so far: internal/broker/txn_coordinator.go runs a Shard per led
-// __transaction_state partition on the coordinator runtime, with the
-// Config from the broker's config and image, the markers of LoadComplete
-// and Complete handed to the marker sender and its reports fed back
-// through MarkerWritten; it is not reachable from clients, and nothing
-// but tests creates the topic yet (ensureTxnTopic).
-//
-// The broker will run one Shard per __transaction_state partition it
-// leads on the coordinator runtime the group coordinator runs on
-// (internal/broker/coordinator_runtime.go: load on leadership by replaying
-// the log into a new Shard, unload when the leader epoch changes, a shard
-// mutex held across a call, its append and its replies, a tick loop
-// calling Tick when NextDeadline is due; machineOps.new already gets the
-// leader epoch, and producerIDs.tryNext already never waits). It must
-// provide:
+// The broker runs a Shard per __transaction_state partition it leads on
+// the coordinator runtime the group coordinator runs on
+// (internal/broker/coordinator_runtime.go and txn_coordinator.go: load on
+// leadership by replaying the log into a new Shard at the partition's
+// leader epoch, which is the coordinator epoch every marker carries;
+// unload when the leader epoch changes; a shard mutex held across a call,
+// its append and its replies; a tick loop calling Tick when NextDeadline
+// is due). What the broker provides:
 //
 //   - Appends to __transaction_state with acks=all under the shard's leader
-//     epoch (as appendLocked does for __consumer_offsets), mapping
-//     failures as coordinatorAppendError does, except that MESSAGE_TOO_LARGE
-//     is UNKNOWN_SERVER_ERROR for transactions. The topic is created on the
-//     first FindCoordinator of type transaction with
+//     epoch, failures mapped as coordinatorAppendError does. The topic is
+//     created on the first FindCoordinator of key type 1 with
 //     transaction.state.log.num.partitions, .replication.factor,
-//     .min.isr, .segment.bytes, compaction and no compression.
-//   - NewShard(cfg, leaderEpoch): the leader epoch is the coordinator epoch
-//     every marker carries.
-//   - Config.ProducerIDs: the broker's producer id blocks, through
-//     producerIDs.tryNext (internal/broker/producer_ids.go), which is
-//     called under the shard mutex and so never blocks on the controller:
-//     COORDINATOR_LOAD_IN_PROGRESS while no block is at hand, the next
-//     block prefetched at 90% use.
-//   - Config.OffsetsPartition: group.PartitionFor over the partition count
-//     of __consumer_offsets; Config.PartitionExists from the metadata image.
-//   - A marker sender: the Markers returned by Complete and LoadComplete (and
-//     Outstanding after a restart of the sender) grouped by partition leader
-//     into WriteTxnMarkers requests (coordinator epoch, transaction version),
-//     retried on retriable errors and leader changes; each written partition
-//     (or one that no longer exists) reported with MarkerWritten, whose
-//     Effects are applied like a request's. TRANSACTION_COORDINATOR_FENCED
-//     or INVALID_PRODUCER_EPOCH mean a newer coordinator: stop, the shard is
-//     being unloaded. Built: internal/broker/txn_markers.go (the sender,
-//     with a per-partition callback), the WriteTxnMarkers handler, and the
-//     coordinator feeding it (txn_coordinator.go); left: Outstanding is
-//     not used (the sender only restarts with the server), and a marker
-//     failing with a non-retriable error other than fencing is only logged.
-//   - KIP-890 part 1 on the partition leaders: before appending a
+//     .min.isr, .segment.bytes, compaction and no recompression
+//     (ensureTxnTopic).
+//   - Config from the broker's config and image: transaction.max.timeout.ms,
+//     transactional.id.expiration.ms, the two cleanup intervals,
+//     TransactionVersion from the finalized transaction.version (SetConfig
+//     when it changes), ProducerIDs through producerIDs.tryNext (called
+//     under the shard mutex, so it never waits on the controller:
+//     COORDINATOR_LOAD_IN_PROGRESS while no block is at hand),
+//     OffsetsPartition over __consumer_offsets' partition count, and
+//     PartitionExists from the image.
+//   - The client handlers (22_init_producer_id.go, 24-26, 65, 66), each
+//     one call through txnAnswer; a nil transactional id of InitProducerId
+//     is the idempotent path; a v4 AddPartitionsToTxn is split by shard.
+//     EndTxn v5 and AddPartitionsToTxn v5 are not served: they are for
+//     transaction.version 2, which is not supported.
+//   - The marker sender (txn_markers.go): the Markers returned by Complete
+//     and LoadComplete grouped by partition leader into WriteTxnMarkers
+//     requests, retried on retriable errors and leader changes; each
+//     written partition (or one that no longer exists) reported with
+//     MarkerWritten. TRANSACTION_COORDINATOR_FENCED or
+//     INVALID_PRODUCER_EPOCH mean a newer coordinator or producer epoch:
+//     the report is dropped. Any other non-retriable error is logged and
+//     the transaction stays in PrepareCommit/PrepareAbort until the
+//     partition reloads, when LoadComplete resends it; Kafka treats those
+//     errors as fatal bugs too. Outstanding is not used (the sender only
+//     restarts with the server, and a reload resends).
+//   - KIP-890 part 1 on the partition leaders (txn_verify.go): a
 //     transactional batch whose producer has no ongoing transaction on the
-//     partition, send AddPartitionsToTxn v4/v5 with VerifyOnly to the
-//     coordinator and map TRANSACTION_ABORTABLE to INVALID_TXN_STATE for
-//     older produce versions, as Kafka's AddPartitionsToTxnManager does.
-//   - Config values: transaction.max.timeout.ms,
-//     transactional.id.expiration.ms (declared), and
-//     transaction.abort.timed.out.transaction.cleanup.interval.ms and
-//     transaction.remove.expired.transaction.cleanup.interval.ms (to
-//     declare); TransactionVersion from the finalized transaction.version
-//     (SetConfig when it changes). EndTxn v5 and AddPartitionsToTxn v5 may
-//     only be advertised at transaction.version 2.
-//   - The handlers map a nil transactional id of InitProducerId to the
-//     idempotent path, and split a v4+ AddPartitionsToTxn by shard.
+//     partition is checked with AddPartitionsToTxn v4 VerifyOnly first,
+//     under the storage's verification guard.
 //
 // Trade-offs: one map per shard, and Tick scans it; fine for many
 // thousands of ids per shard. A fenced abort with transaction.version 2
