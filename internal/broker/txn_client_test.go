@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/samsa-streaming/samsa/internal/records"
 )
@@ -156,31 +157,7 @@ func TestTxnProduceNotAdded(t *testing.T) {
 	cl := tb.client()
 	defer cl.Close()
 	id := "txn-unadded-id"
-	var pid int64
-	var epoch int16
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		fc := kmsg.NewPtrFindCoordinatorRequest()
-		fc.CoordinatorType, fc.CoordinatorKey = 1, id
-		if _, err := fc.RequestWith(ctx, cl); err != nil {
-			t.Fatal(err)
-		}
-		req := kmsg.NewPtrInitProducerIDRequest()
-		req.TransactionalID, req.TransactionTimeoutMillis = &id, 30000
-		req.ProducerID, req.ProducerEpoch = -1, -1
-		resp, err := req.RequestWith(ctx, cl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.ErrorCode == 0 {
-			pid, epoch = resp.ProducerID, resp.ProducerEpoch
-			break
-		}
-		if !kerr.IsRetriable(kerr.ErrorForCode(resp.ErrorCode)) || time.Now().After(deadline) {
-			t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(resp.ErrorCode))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	pid, epoch := initTxnWire(t, ctx, cl, id)
 	set := records.BuildBatch(records.BatchSpec{FirstTimestamp: time.Now().UnixMilli(), Attributes: records.AttrTransactional,
 		Idempotent: true, ProducerID: pid, ProducerEpoch: epoch, Records: []records.Record{{Value: []byte("not-added")}}})
 	preq := kmsg.NewPtrProduceRequest()
@@ -202,5 +179,129 @@ func TestTxnProduceNotAdded(t *testing.T) {
 	p := tb.srv.replicas.Get("txn-unadded", 0)
 	if leo := p.Log.LogEndOffset(); leo != 0 {
 		t.Fatalf("log end offset %d after a refused write", leo)
+	}
+}
+
+// TestTxnBadInput: the bad inputs over the wire, each answered
+// with Kafka's code: EndTxn for an unknown id or with a wrong epoch,
+// AddPartitionsToTxn for a topic that does not exist, and a control batch
+// written by a client.
+func TestTxnBadInput(t *testing.T) {
+	tb := startBroker(t)
+	ctx := testCtx(t)
+	if _, err := tb.admin().CreateTopic(ctx, 1, 1, nil, "txn-bad"); err != nil {
+		t.Fatal(err)
+	}
+	cl := tb.client()
+	id := "txn-bad-id"
+	pid, epoch := initTxnWire(t, ctx, cl, id)
+
+	// kgo sends the highest version both sides have: a client capped at
+	// Kafka 2.0 sends EndTxn v1, which knows no PRODUCER_FENCED.
+	old := tb.client(kgo.MaxVersions(kversion.V2_0_0()))
+	end := func(version int16, tid string, pid int64, epoch int16) int16 {
+		t.Helper()
+		req := kmsg.NewPtrEndTxnRequest()
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = tid, pid, epoch, true
+		via := cl
+		if version < 2 {
+			via = old
+		}
+		resp, err := req.RequestWith(ctx, via)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.ErrorCode
+	}
+	// An id this coordinator never saw (its shard is the same one's or
+	// another's: either way loaded by now, or NOT_COORDINATOR).
+	if code := end(4, "never-initialized", 1, 0); code != kerr.InvalidProducerIDMapping.Code && code != kerr.NotCoordinator.Code {
+		t.Errorf("EndTxn of an unknown id: %v, want INVALID_PRODUCER_ID_MAPPING", kerr.ErrorForCode(code))
+	}
+	if code := end(4, id, pid, epoch+1); code != kerr.ProducerFenced.Code {
+		t.Errorf("EndTxn with a wrong epoch (v4): %v, want PRODUCER_FENCED", kerr.ErrorForCode(code))
+	}
+	if code := end(1, id, pid, epoch+1); code != kerr.InvalidProducerEpoch.Code {
+		t.Errorf("EndTxn with a wrong epoch (v1): %v, want INVALID_PRODUCER_EPOCH", kerr.ErrorForCode(code))
+	}
+	if code := end(3, id, pid+1, epoch); code != kerr.InvalidProducerIDMapping.Code {
+		t.Errorf("EndTxn with another producer id: %v, want INVALID_PRODUCER_ID_MAPPING", kerr.ErrorForCode(code))
+	}
+	// No transaction ongoing: nothing to commit.
+	if code := end(3, id, pid, epoch); code != kerr.InvalidTxnState.Code {
+		t.Errorf("EndTxn without a transaction: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
+	}
+
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.SetVersion(3)
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = id, pid, epoch
+	for _, topic := range []string{"txn-bad", "no-such-topic"} {
+		rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+		rt.Topic, rt.Partitions = topic, []int32{0}
+		add.Topics = append(add.Topics, rt)
+	}
+	aresp, err := add.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]int16{}
+	for _, rt := range aresp.Topics {
+		for _, rp := range rt.Partitions {
+			codes[rt.Topic] = rp.ErrorCode
+		}
+	}
+	if codes["no-such-topic"] != kerr.UnknownTopicOrPartition.Code || codes["txn-bad"] != kerr.OperationNotAttempted.Code {
+		t.Errorf("AddPartitionsToTxn with an unknown topic: %v", codes)
+	}
+
+	// A control batch from a client.
+	ctl := records.BuildBatch(records.BatchSpec{FirstTimestamp: time.Now().UnixMilli(),
+		Attributes: records.AttrTransactional | records.AttrControl, Idempotent: true, ProducerID: pid, ProducerEpoch: epoch,
+		BaseSequence: -1, Records: []records.Record{{Key: []byte{0, 0, 0, 1}, Value: []byte{0, 0, 0, 0, 0, 0}}}})
+	preq := kmsg.NewPtrProduceRequest()
+	preq.TransactionID, preq.Acks, preq.TimeoutMillis = &id, -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "txn-bad"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = ctl
+	rt.Partitions = append(rt.Partitions, rp)
+	preq.Topics = append(preq.Topics, rt)
+	presp, err := preq.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := presp.Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidRecord.Code {
+		t.Errorf("a client's control batch: %v, want INVALID_RECORD", kerr.ErrorForCode(code))
+	}
+	if leo := tb.srv.replicas.Get("txn-bad", 0).Log.LogEndOffset(); leo != 0 {
+		t.Errorf("log end offset %d after refused writes", leo)
+	}
+}
+
+// initTxnWire finds the id's coordinator and initializes a producer id
+// for it over the wire, retrying while the coordinator loads.
+func initTxnWire(t *testing.T, ctx context.Context, cl *kgo.Client, id string) (int64, int16) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.CoordinatorType, fc.CoordinatorKey = 1, id
+		if _, err := fc.RequestWith(ctx, cl); err != nil {
+			t.Fatal(err)
+		}
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID, req.TransactionTimeoutMillis = &id, 30000
+		req.ProducerID, req.ProducerEpoch = -1, -1
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ErrorCode == 0 {
+			return resp.ProducerID, resp.ProducerEpoch
+		}
+		if !kerr.IsRetriable(kerr.ErrorForCode(resp.ErrorCode)) || time.Now().After(deadline) {
+			t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(resp.ErrorCode))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -91,7 +91,7 @@ func (s *Server) verifyProduce(transactionalID string, jobs []produceJob) {
 			continue
 		}
 		h, err := records.ParseHeader(j.set)
-		if err != nil || !h.IsTransactional() || h.ProducerID < 0 {
+		if err != nil || !h.IsTransactional() || h.IsControl() || h.ProducerID < 0 {
 			continue // produceTo answers what is wrong with it
 		}
 		p := s.replicas.Get(j.topic, j.part)
