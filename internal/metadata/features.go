@@ -13,8 +13,8 @@ import (
 // level per feature in the metadata log (FeatureLevelRecord), which
 // clients read from ApiVersions v3+ and change with UpdateFeatures.
 // Nothing is advertised that would make a client use what Samsa does not
-// implement: transaction.version and eligible.leader.replicas.version
-// support only level 0.
+// implement: transaction.version (KIP-890 part 2 is not done) and
+// eligible.leader.replicas.version support only level 0.
 
 // The feature names Kafka 4.x knows.
 const (
@@ -117,7 +117,7 @@ var supportedFeatures = []FeatureSpec{
 	{
 		Name: FeatureTransactionVersion, Min: 0, Max: 0,
 		Levels: []FeatureLevel{
-			{Level: 0, Meaning: "no KIP-890 transactions (transactions are not implemented; levels 1 and 2 are not supported, so clients never use the KIP-890 protocol)"},
+			{Level: 0, Meaning: "KIP-98 transactions, with KIP-890 part 1 (the partition leaders verify transactional writes; no client change); levels 1 and 2 (KIP-890 part 2) are not supported yet, so clients keep the original protocol"},
 		},
 	},
 }
