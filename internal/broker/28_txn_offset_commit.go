@@ -7,6 +7,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/storage"
+	"github.com/samsa-streaming/samsa/internal/txn"
 )
 
 // TxnOffsetCommit v0-v5.
@@ -31,14 +34,15 @@ import (
 // COORDINATOR_NOT_AVAILABLE as Kafka does for clients older than 2.0,
 // COORDINATOR_NOT_AVAILABLE) goes on every partition.
 //
-// Kafka 3.8+ first asks the transaction coordinator whether the producer's
-// transaction is ongoing and includes the group (KIP-890 part 1
-// verification; with transaction.version 2 that call also adds the group
-// to the transaction). That is not done here: the offsets of a producer
-// that skipped AddOffsetsToTxn, or whose transaction already ended, are
-// written as pending and wait for a marker that may never come (until a
-// later transaction of the producer ends, or the group's offsets are
-// deleted).
+// As Kafka 3.8+, the transaction coordinator is first asked whether the
+// producer's transaction is ongoing and includes the group's partition
+// (KIP-890 part 1, as for a transactional produce: txn_verify.go), under
+// the offsets partition's verification guard, so that the offsets of a
+// producer that skipped AddOffsetsToTxn, or whose transaction already
+// ended, are refused instead of waiting as pending for a marker that may
+// never come. transaction.partition.verification.enable=false turns it
+// off. (With transaction.version 2 Kafka's call also adds the group to
+// the transaction; that version is not supported here yet.)
 func init() { register(kmsg.TxnOffsetCommit, 0, 5, handleTxnOffsetCommit) }
 
 func handleTxnOffsetCommit(s *Server, r *request) kmsg.Response {
@@ -83,11 +87,19 @@ func handleTxnOffsetCommit(s *Server, r *request) kmsg.Response {
 		resp.Topics = mergeTxnCommitTopics(resp.Topics, unknown)
 		return resp
 	}
-	err := s.groups.do(req.Group, func(now time.Time, sm *group.Shard) group.Effects {
-		return sm.TxnOffsetCommit(now, &known, func(resp *kmsg.TxnOffsetCommitResponse) {
+	opts, code := s.verifyTxnOffsetCommit(req)
+	if code != 0 {
+		return txnCommitError(req.Version, req.Topics, code)
+	}
+	err := s.groups.coordinatorRuntime.do(req.Group, func(now time.Time, sm *group.Shard) coordEffects {
+		ce := groupEffects(sm.TxnOffsetCommit(now, &known, func(resp *kmsg.TxnOffsetCommitResponse) {
 			resp.Topics = mergeTxnCommitTopics(resp.Topics, unknown)
 			r.done(resp)
-		})
+		}))
+		if ce.Producer != nil {
+			ce.Producer.Opts = opts
+		}
+		return ce
 	})
 	if err != nil {
 		code := errCode(err)
@@ -135,4 +147,59 @@ func mergeTxnCommitTopics(topics, unknown []kmsg.TxnOffsetCommitResponseTopic) [
 		}
 	}
 	return topics
+}
+
+// verifyTxnOffsetCommit is KIP-890 part 1 for TxnOffsetCommit: the append
+// options that check the offsets partition's verification guard, after
+// the transaction coordinator confirmed the transaction includes that
+// partition when the log has no transaction of the producer ongoing. A
+// non-zero code fails the request, mapped as Kafka's group coordinator
+// does: the coordinator errors a producer retries become
+// COORDINATOR_NOT_AVAILABLE, a partition not in the transaction
+// INVALID_TXN_STATE (TRANSACTION_ABORTABLE from v4), PRODUCER_FENCED
+// INVALID_PRODUCER_EPOCH.
+func (s *Server) verifyTxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) (storage.AppendOptions, int16) {
+	if !s.cfg.Bool("transaction.partition.verification.enable") || req.TransactionalID == "" || req.ProducerID < 0 {
+		return storage.AppendOptions{}, 0
+	}
+	t := s.meta.Image().Topics[metadata.ConsumerOffsetsTopic]
+	if t == nil || len(t.Partitions) == 0 {
+		return storage.AppendOptions{}, 0 // the coordinator answers
+	}
+	part := group.PartitionFor(req.Group, int32(len(t.Partitions)))
+	p := s.replicas.Get(metadata.ConsumerOffsetsTopic, part)
+	if p == nil {
+		return storage.AppendOptions{}, 0 // not the coordinator: answered by the runtime
+	}
+	g := p.Log.StartTxnVerification(req.ProducerID, req.ProducerEpoch)
+	opts := storage.AppendOptions{VerifyTxn: true, Guard: g}
+	if g == 0 {
+		return opts, 0
+	}
+	vt := kmsg.NewAddPartitionsToTxnRequestTransaction()
+	vt.TransactionalID, vt.ProducerID, vt.ProducerEpoch, vt.VerifyOnly = req.TransactionalID, req.ProducerID, req.ProducerEpoch, true
+	tp := txn.TopicPartition{Topic: metadata.ConsumerOffsetsTopic, Partition: part}
+	addTxnPartition(&vt, tp)
+	codes, err := s.txnVerify.verify(&vt)
+	code := int16(0)
+	if err != nil {
+		code = errCode(err)
+	} else {
+		code = codes[tp]
+	}
+	switch code {
+	case 0:
+		return opts, 0
+	case kerr.ConcurrentTransactions.Code, kerr.CoordinatorLoadInProgress.Code, kerr.CoordinatorNotAvailable.Code,
+		kerr.NotCoordinator.Code, kerr.NetworkException.Code:
+		code = kerr.CoordinatorNotAvailable.Code
+	case kerr.InvalidTxnState.Code, kerr.TransactionAbortable.Code:
+		code = kerr.InvalidTxnState.Code
+		if req.Version >= 4 {
+			code = kerr.TransactionAbortable.Code
+		}
+	case kerr.ProducerFenced.Code:
+		code = kerr.InvalidProducerEpoch.Code
+	}
+	return opts, code
 }

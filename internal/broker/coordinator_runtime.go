@@ -107,10 +107,13 @@ type coordEffects struct {
 	Complete func(err error)
 }
 
-// coordProducer is a transactional producer's id and epoch.
+// coordProducer is a transactional producer's id and epoch, and the
+// append's checks (the transaction verification of TxnOffsetCommit,
+// storage.AppendOptions).
 type coordProducer struct {
 	ID    int64
 	Epoch int16
+	Opts  storage.AppendOptions
 }
 
 // runtimeShard is the coordinator state of one partition.
@@ -537,9 +540,13 @@ func (c *coordinatorRuntime[M]) appendLocked(sh *runtimeShard[M], recs []coordRe
 		spec.Records = append(spec.Records, records.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value})
 	}
 	set := records.BuildBatch(spec)
+	var opts storage.AppendOptions
+	if producer != nil {
+		opts = producer.Opts
+	}
 	// Written only under the leader epoch the shard was loaded at, and
 	// acknowledged once committed (acks=all), as Kafka's coordinators do.
-	res, err := sh.p.AppendAsLeader(set, -1, sh.leaderEpoch, now)
+	res, err := sh.p.AppendAsLeaderOpts(set, -1, sh.leaderEpoch, now, opts)
 	if err != nil {
 		c.s.logger.Warn(c.name+": append failed", "partition", sh.partition, "err", err)
 		return coordinatorAppendError(err)

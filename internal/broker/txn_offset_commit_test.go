@@ -21,6 +21,14 @@ import (
 	"github.com/samsa-streaming/samsa/internal/storage"
 )
 
+// tocBroker is a broker for the tests that drive TxnOffsetCommit with
+// producer ids of their own, which no transaction coordinator knows: the
+// KIP-890 verification, which would refuse them, is off
+// (TestTxnOffsetCommitVerified tests it).
+func tocBroker(t *testing.T) *testBroker {
+	return groupBroker(t, "transaction.partition.verification.enable=false")
+}
+
 // tocCoordinatorRetriable are the codes a test retries while the group's
 // coordinator loads.
 func tocCoordinatorRetriable(code int16) bool {
@@ -193,7 +201,7 @@ func tocBatches(t *testing.T, tb *testBroker, part int32) []string {
 // told UNSTABLE_OFFSET_COMMIT) until a COMMIT marker written there with
 // WriteTxnMarkers makes them the group's offsets; an ABORT drops them.
 func TestTxnOffsetCommit(t *testing.T) {
-	tb := groupBroker(t)
+	tb := tocBroker(t)
 	createTopic(t, tb, "toc", 3, nil)
 	cl := tb.client()
 	const g = "toc-group"
@@ -283,7 +291,7 @@ func TestTxnOffsetCommit(t *testing.T) {
 // transaction's offsets wins over them at the COMMIT, one written before
 // loses, as in Kafka (the marker is applied in log order).
 func TestTxnOffsetCommitOrderedWithCommits(t *testing.T) {
-	tb := groupBroker(t)
+	tb := tocBroker(t)
 	createTopic(t, tb, "toc", 2, nil)
 	cl := tb.client()
 	adm := tb.admin()
@@ -318,7 +326,7 @@ func TestTxnOffsetCommitOrderedWithCommits(t *testing.T) {
 // group's, an aborted one's are gone, and an open one's are still pending
 // and committed by a marker written after the restart.
 func TestTxnOffsetsReplayedAfterRestart(t *testing.T) {
-	tb := groupBroker(t)
+	tb := tocBroker(t)
 	createTopic(t, tb, "toc", 3, nil)
 	cl := tb.client()
 	const g = "toc-replay"
@@ -363,7 +371,7 @@ func TestTxnOffsetsReplayedAfterRestart(t *testing.T) {
 // the log in, the offsets the coordinator serves are those a reload of
 // that log gives (the marker is applied in log order).
 func TestTxnOffsetMarkersConcurrentWithCommits(t *testing.T) {
-	tb := groupBroker(t)
+	tb := tocBroker(t)
 	createTopic(t, tb, "toc", 2, nil)
 	const g, pid, rounds = "toc-race", 6000, 25
 	// Load the shard before the race.
@@ -442,7 +450,7 @@ func TestTxnOffsetMarkersConcurrentWithCommits(t *testing.T) {
 // that no offset commit of the shard lands between its append and its
 // effect on the group's offsets.
 func TestTxnMarkerAppendsUnderGroupShard(t *testing.T) {
-	tb := groupBroker(t)
+	tb := tocBroker(t)
 	createTopic(t, tb, "toc", 1, nil)
 	const g, pid = "toc-lock", 7000
 	if codes := tocCommit(t, tb.client(), g, pid, 0, map[string]map[int32]int64{"toc": {0: 5}}); codes["toc/0"] != 0 {
@@ -564,5 +572,56 @@ func TestTxnOffsetsExactlyOnceWithKgo(t *testing.T) {
 	checkOffsets("after the aborted transaction")
 	if out := wtmPoll(t, tb, "eos-out", 21, 2*time.Second); len(out) != 20 {
 		t.Fatalf("read_committed eos-out has %d records after the abort, want 20", len(out))
+	}
+}
+
+// TestTxnOffsetCommitVerified: KIP-890 part 1 for TxnOffsetCommit. The
+// offsets of a producer whose transaction does not include the group's
+// partition (no AddOffsetsToTxn) are refused, and nothing is appended to
+// __consumer_offsets; after AddOffsetsToTxn they are taken.
+func TestTxnOffsetCommitVerified(t *testing.T) {
+	tb := groupBroker(t)
+	createTopic(t, tb, "tocv", 1, nil)
+	ctx := testCtx(t)
+	cl := tb.client()
+	id := "toc-txn" // tocCommit's transactional id
+	pid, epoch := initTxnWire(t, ctx, cl, id)
+	const g = "tocv-group"
+	// Start a transaction with a data partition only.
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = id, pid, epoch
+	rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+	rt.Topic, rt.Partitions = "tocv", []int32{0}
+	add.Topics = append(add.Topics, rt)
+	if resp, err := add.RequestWith(ctx, cl); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("AddPartitionsToTxn: %v %+v", err, resp)
+	}
+	// The group's partition exists once its coordinator is found.
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorKey = g
+	if _, err := fc.RequestWith(ctx, cl); err != nil {
+		t.Fatal(err)
+	}
+	offs := map[string]map[int32]int64{"tocv": {0: 5}}
+	// kgo sends v5, which answers TRANSACTION_ABORTABLE; v3 (Kafka 2.5)
+	// knows only INVALID_TXN_STATE.
+	if codes := tocCommit(t, cl, g, pid, epoch, offs); codes["tocv/0"] != kerr.TransactionAbortable.Code {
+		t.Fatalf("TxnOffsetCommit without AddOffsetsToTxn (v5): %v", codes)
+	}
+	old := tb.client(kgo.MaxVersions(kversion.V2_5_0()))
+	if codes := tocCommit(t, old, g, pid, epoch, offs); codes["tocv/0"] != kerr.InvalidTxnState.Code {
+		t.Fatalf("TxnOffsetCommit without AddOffsetsToTxn (v3): %v", codes)
+	}
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = id, pid, epoch, g
+	if resp, err := ao.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v %+v", err, resp)
+	}
+	if codes := tocCommit(t, cl, g, pid, epoch, offs); codes["tocv/0"] != 0 {
+		t.Fatalf("TxnOffsetCommit after AddOffsetsToTxn: %v", codes)
+	}
+	// Another producer id, never initialized: refused.
+	if codes := tocCommit(t, cl, g, pid+1000, 0, offs); codes["tocv/0"] != kerr.InvalidProducerIDMapping.Code {
+		t.Fatalf("TxnOffsetCommit of an unknown producer: %v", codes)
 	}
 }
