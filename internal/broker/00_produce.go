@@ -62,7 +62,7 @@ func handleProduce(s *Server, r *request) kmsg.Response {
 	}
 	if reqErr == nil {
 		if req.TransactionID != nil {
-			s.verifyProduce(*req.TransactionID, jobs)
+			s.verifyProduce(req.Version, *req.TransactionID, jobs)
 		}
 		s.runProduceJobs(req.Version, req.Acks, now, jobs)
 	}

@@ -8,16 +8,17 @@ import (
 	"github.com/samsa-streaming/samsa/internal/txn"
 )
 
-// AddPartitionsToTxn v0-v4.
+// AddPartitionsToTxn v0-v5.
 //
 // v0-v3 are the client's form: one transaction, its partitions added
 // before the producer writes to them (v2 answers PRODUCER_FENCED where
 // older versions got INVALID_PRODUCER_EPOCH, v3 is flexible). v4 is the
 // brokers' batched form (KIP-890 part 1): many transactions, each either
 // added or, with VerifyOnly, checked by a partition leader before it
-// accepts a transactional write. v5 (TRANSACTION_ABORTABLE for a
-// partition not in the transaction) is only served with
-// transaction.version 2, which cannot be finalized yet.
+// accepts a transactional write, or, without it, added by a partition
+// leader (a produce v12 or TxnOffsetCommit v5 of a transaction.version 2
+// producer, KIP-890 part 2). v5 answers TRANSACTION_ABORTABLE where v4
+// answers INVALID_TXN_STATE for a partition not in the transaction.
 //
 // Each transaction of a v4 request goes to its own shard; one this
 // broker does not coordinate gets that coordinator error on each of its
@@ -25,7 +26,7 @@ import (
 //
 // Kafka accepts v4+ only from brokers (CLUSTER_ACTION); there are no ACLs
 // yet, so anyone may send it.
-func init() { register(kmsg.AddPartitionsToTxn, 0, 4, handleAddPartitionsToTxn) }
+func init() { register(kmsg.AddPartitionsToTxn, 0, 5, handleAddPartitionsToTxn) }
 
 func handleAddPartitionsToTxn(s *Server, r *request) kmsg.Response {
 	req := r.req.(*kmsg.AddPartitionsToTxnRequest)

@@ -41,8 +41,9 @@ import (
 // producer that skipped AddOffsetsToTxn, or whose transaction already
 // ended, are refused instead of waiting as pending for a marker that may
 // never come. transaction.partition.verification.enable=false turns it
-// off. (With transaction.version 2 Kafka's call also adds the group to
-// the transaction; that version is not supported here yet.)
+// off. From v5 (a transaction.version 2 producer, KIP-890 part 2, which
+// sends no AddOffsetsToTxn) the call adds the group's partition to the
+// transaction instead, even with verification off.
 func init() { register(kmsg.TxnOffsetCommit, 0, 5, handleTxnOffsetCommit) }
 
 func handleTxnOffsetCommit(s *Server, r *request) kmsg.Response {
@@ -159,7 +160,8 @@ func mergeTxnCommitTopics(topics, unknown []kmsg.TxnOffsetCommitResponseTopic) [
 // INVALID_TXN_STATE (TRANSACTION_ABORTABLE from v4), PRODUCER_FENCED
 // INVALID_PRODUCER_EPOCH.
 func (s *Server) verifyTxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) (storage.AppendOptions, int16) {
-	if !s.cfg.Bool("transaction.partition.verification.enable") || req.TransactionalID == "" || req.ProducerID < 0 {
+	add := req.Version >= 5
+	if (!add && !s.cfg.Bool("transaction.partition.verification.enable")) || req.TransactionalID == "" || req.ProducerID < 0 {
 		return storage.AppendOptions{}, 0
 	}
 	t := s.meta.Image().Topics[metadata.ConsumerOffsetsTopic]
@@ -177,7 +179,7 @@ func (s *Server) verifyTxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) (storag
 		return opts, 0
 	}
 	vt := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	vt.TransactionalID, vt.ProducerID, vt.ProducerEpoch, vt.VerifyOnly = req.TransactionalID, req.ProducerID, req.ProducerEpoch, true
+	vt.TransactionalID, vt.ProducerID, vt.ProducerEpoch, vt.VerifyOnly = req.TransactionalID, req.ProducerID, req.ProducerEpoch, !add
 	tp := txn.TopicPartition{Topic: metadata.ConsumerOffsetsTopic, Partition: part}
 	addTxnPartition(&vt, tp)
 	codes, err := s.txnVerify.verify(&vt)

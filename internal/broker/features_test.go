@@ -89,7 +89,7 @@ func featureUpdate(name string, level int16, typ int8) kmsg.UpdateFeaturesReques
 }
 
 const (
-	allSupported = "eligible.leader.replicas.version=0-0 group.version=0-1 kraft.version=0-1 metadata.version=7-25 transaction.version=0-0"
+	allSupported = "eligible.leader.replicas.version=0-0 group.version=0-1 kraft.version=0-1 metadata.version=7-25 transaction.version=0-2"
 	defaults     = "group.version=1 kraft.version=1 metadata.version=25"
 )
 
@@ -135,7 +135,7 @@ func TestFeatureVersions(t *testing.T) {
 		want    string
 	}{
 		{"above the supported range", []kmsg.UpdateFeaturesRequestFeatureUpdate{featureUpdate("metadata.version", 26, 1)}, "supports levels 3.3-IV3 to 4.0-IV3"},
-		{"transactions", []kmsg.UpdateFeaturesRequestFeatureUpdate{featureUpdate("transaction.version", 2, 1)}, "supports levels 0 to 0"},
+		{"transactions", []kmsg.UpdateFeaturesRequestFeatureUpdate{featureUpdate("transaction.version", 3, 1)}, "supports levels 0 to 2"},
 		{"downgrade without the type", []kmsg.UpdateFeaturesRequestFeatureUpdate{featureUpdate("group.version", 0, 1)}, "a downgrade needs"},
 		{"metadata downgrade", []kmsg.UpdateFeaturesRequestFeatureUpdate{featureUpdate("metadata.version", 7, 2)}, "might delete metadata"},
 		{"unsafe metadata downgrade", []kmsg.UpdateFeaturesRequestFeatureUpdate{featureUpdate("metadata.version", 7, 3)}, "unsafe metadata.version downgrades are not supported"},
@@ -225,7 +225,7 @@ func TestFeatureVersionsControllerOnly(t *testing.T) {
 		t.Fatalf("broker %+v, controller %+v", b, f)
 	}
 	reg := ctl.Srv.Metadata().Image().Brokers[2]
-	if reg == nil || reg.Features["metadata.version"].Max != 25 || reg.Features["transaction.version"].Max != 0 || len(reg.Features) != 5 {
+	if reg == nil || reg.Features["metadata.version"].Max != 25 || reg.Features["transaction.version"].Max != 2 || len(reg.Features) != 5 {
 		t.Fatalf("broker 2's registration: %+v", reg)
 	}
 }

@@ -305,3 +305,167 @@ func initTxnWire(t *testing.T, ctx context.Context, cl *kgo.Client, id string) (
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestTxnKIP890Part2: with transaction.version 2 finalized, franz-go uses
+// KIP-890 part 2: no AddPartitionsToTxn or AddOffsetsToTxn (the partition
+// leader adds the partition on its first produce, v12, and the group
+// coordinator the group on TxnOffsetCommit v5), and EndTxn v5 bumps the
+// epoch of every transaction, so that a write of an ended transaction is
+// fenced by its epoch. Commits, aborts, offsets and read_committed behave
+// as before.
+func TestTxnKIP890Part2(t *testing.T) {
+	tb := startBroker(t)
+	ctx := testCtx(t)
+	uf := kmsg.NewPtrUpdateFeaturesRequest()
+	fu := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+	fu.Feature, fu.MaxVersionLevel, fu.UpgradeType = "transaction.version", 2, 1
+	uf.FeatureUpdates = append(uf.FeatureUpdates, fu)
+	if resp, err := uf.RequestWith(ctx, tb.client()); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("finalizing transaction.version 2: %v %+v", err, resp)
+	}
+	if _, err := tb.admin().CreateTopics(ctx, 2, 1, nil, "tv2-in", "tv2-out"); err != nil {
+		t.Fatal(err)
+	}
+	in := tb.client(kgo.DefaultProduceTopic("tv2-in"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	produceIn := func(from, n int) {
+		t.Helper()
+		for i := from; i < from+n; i++ {
+			if err := in.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "in-%d", i), Partition: int32(i % 2)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pr := tb.client(kgo.TransactionalID("tv2-producer"), kgo.DefaultProduceTopic("tv2-out"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	// franz-go learns the finalized features from its first answers and
+	// opts in to part 2 at the end of its first transaction: a warm-up.
+	if err := pr.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.ProduceSync(ctx, &kgo.Record{Value: []byte("warm-up")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	before := apiRequestCounts(t, tb)
+	epochs := map[int16]bool{}
+	for round, commit := range []bool{true, false, true} {
+		if err := pr.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 4 {
+			r := &kgo.Record{Value: fmt.Appendf(nil, "r%d-%d", round, i), Partition: int32(i % 2)}
+			if err := pr.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("round %d produce: %v", round, err)
+			}
+			epochs[r.ProducerEpoch] = true
+		}
+		if err := pr.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("round %d end: %v", round, err)
+		}
+	}
+	if n := apiRequestCounts(t, tb)["AddPartitionsToTxn"] - before["AddPartitionsToTxn"]; n != 0 {
+		t.Errorf("%v AddPartitionsToTxn requests with transaction.version 2", n)
+	}
+	// Each transaction had its own epoch.
+	if len(epochs) != 3 {
+		t.Fatalf("producer epochs of three transactions: %v, want three", epochs)
+	}
+
+	// A consume-transform-produce transaction with the group's offsets.
+	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(tb.srv.Addr()), kgo.TransactionalID("tv2-session"),
+		kgo.ConsumerGroup("tv2-group"), kgo.ConsumeTopics("tv2-in"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.RequireStableFetchOffsets(), kgo.DefaultProduceTopic("tv2-out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	// The session's own first transaction may use the old protocol (as
+	// the producer's above); its later ones add the group through
+	// TxnOffsetCommit v5, with no AddOffsetsToTxn. The input comes in
+	// four parts of 5, each copied in transactions of its own.
+	copied := 0
+	var sessBefore map[string]float64
+	for part := range 4 {
+		produceIn(part*5, 5)
+		for copied < (part+1)*5 {
+			fs := sess.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("copied %d of %d", copied, (part+1)*5)
+			}
+			if err := sess.Begin(); err != nil {
+				t.Fatal(err)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				copied++
+				sess.Produce(ctx, &kgo.Record{Value: append([]byte("copy-"), r.Value...)}, nil)
+			})
+			if ok, err := sess.End(ctx, kgo.TryCommit); err != nil || !ok {
+				t.Fatalf("session end: committed %v, %v", ok, err)
+			}
+		}
+		if part == 0 {
+			sessBefore = apiRequestCounts(t, tb)
+		}
+	}
+	if n := apiRequestCounts(t, tb)["AddOffsetsToTxn"] - sessBefore["AddOffsetsToTxn"]; n != 0 {
+		t.Errorf("%v AddOffsetsToTxn requests with transaction.version 2", n)
+	}
+	offs, err := tb.admin().FetchOffsets(ctx, "tv2-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := int32(0); p < 2; p++ {
+		if o, ok := offs.Lookup("tv2-in", p); !ok || o.At != 10 {
+			t.Errorf("committed offset of tv2-in/%d: %+v, want 10", p, o)
+		}
+	}
+	cl := tb.client(kgo.ConsumeTopics("tv2-out"), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := map[string]bool{}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for len(got) < 29 && cctx.Err() == nil {
+		cl.PollFetches(cctx).EachRecord(func(r *kgo.Record) { got[string(r.Value)] = true })
+	}
+	if len(got) != 29 {
+		t.Fatalf("read_committed: %d records, want 29 (warm-up, 8 produced, 20 copied): %v", len(got), got)
+	}
+	for v := range got {
+		if len(v) > 2 && v[:2] == "r1" {
+			t.Fatalf("read_committed saw aborted record %q", v)
+		}
+	}
+	for p := int32(0); p < 2; p++ {
+		part := tb.srv.replicas.Get("tv2-out", p)
+		if lso, hw := part.Log.LastStableOffset(), part.Log.HighWatermark(); lso != hw {
+			t.Errorf("tv2-out/%d: LSO %d, HW %d", p, lso, hw)
+		}
+	}
+}
+
+// apiRequestCounts reads the broker's request counts by API name from
+// its metrics.
+func apiRequestCounts(t *testing.T, tb *testBroker) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	mfs, err := tb.srv.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "kafka_network_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "request" {
+					out[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no kafka_network_requests_total in the metrics")
+	}
+	return out
+}

@@ -603,22 +603,41 @@ func TestTxnOffsetCommitVerified(t *testing.T) {
 		t.Fatal(err)
 	}
 	offs := map[string]map[int32]int64{"tocv": {0: 5}}
-	// kgo sends v5, which answers TRANSACTION_ABORTABLE; v3 (Kafka 2.5)
-	// knows only INVALID_TXN_STATE.
-	if codes := tocCommit(t, cl, g, pid, epoch, offs); codes["tocv/0"] != kerr.TransactionAbortable.Code {
-		t.Fatalf("TxnOffsetCommit without AddOffsetsToTxn (v5): %v", codes)
+	capped := func(v int16) *kgo.Client {
+		vs := kversion.V4_0_0()
+		vs.SetMaxKeyVersion(int16(kmsg.TxnOffsetCommit), v)
+		return tb.client(kgo.MaxVersions(vs))
 	}
-	old := tb.client(kgo.MaxVersions(kversion.V2_5_0()))
-	if codes := tocCommit(t, old, g, pid, epoch, offs); codes["tocv/0"] != kerr.InvalidTxnState.Code {
-		t.Fatalf("TxnOffsetCommit without AddOffsetsToTxn (v3): %v", codes)
+	// v4 answers TRANSACTION_ABORTABLE; v3 knows only INVALID_TXN_STATE.
+	if codes := tocCommit(t, capped(4), g, pid, epoch, offs); codes["tocv/0"] != kerr.TransactionAbortable.Code {
+		t.Fatalf("TxnOffsetCommit v4 without AddOffsetsToTxn: %v", codes)
+	}
+	if codes := tocCommit(t, capped(3), g, pid, epoch, offs); codes["tocv/0"] != kerr.InvalidTxnState.Code {
+		t.Fatalf("TxnOffsetCommit v3 without AddOffsetsToTxn: %v", codes)
 	}
 	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
 	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = id, pid, epoch, g
 	if resp, err := ao.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
 		t.Fatalf("AddOffsetsToTxn: %v %+v", err, resp)
 	}
-	if codes := tocCommit(t, cl, g, pid, epoch, offs); codes["tocv/0"] != 0 {
+	if codes := tocCommit(t, capped(4), g, pid, epoch, offs); codes["tocv/0"] != 0 {
 		t.Fatalf("TxnOffsetCommit after AddOffsetsToTxn: %v", codes)
+	}
+	// v5 (KIP-890 part 2) adds the group's partition itself: a second
+	// transaction, never given AddOffsetsToTxn, takes it.
+	id2 := "toc-txn-2"
+	pid2, epoch2 := initTxnWire(t, ctx, cl, id2)
+	codes := tocCommit(t, capped(5), g, pid2, epoch2, offs, func(r *kmsg.TxnOffsetCommitRequest) { r.TransactionalID = id2 })
+	if codes["tocv/0"] != 0 {
+		t.Fatalf("TxnOffsetCommit v5 without AddOffsetsToTxn: %v", codes)
+	}
+	dt, err := kadm.NewClient(cl).DescribeTransactions(ctx, id2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := dt.On(id2, nil)
+	if d.State != "Ongoing" || len(d.Topics[metadata.ConsumerOffsetsTopic]) != 1 {
+		t.Fatalf("transaction after TxnOffsetCommit v5: %+v", d)
 	}
 	// Another producer id, never initialized: refused.
 	if codes := tocCommit(t, cl, g, pid+1000, 0, offs); codes["tocv/0"] != kerr.InvalidProducerIDMapping.Code {

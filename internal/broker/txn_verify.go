@@ -27,6 +27,12 @@ import (
 // verification guard (storage/verify.go) covers a marker written between
 // the answer and the append.
 //
+// From Produce v12 (a transaction.version 2 producer, KIP-890 part 2) the
+// same request adds the partitions to the transaction instead (VerifyOnly
+// false, AddPartitionsToTxn v5), since such a producer does not send
+// AddPartitionsToTxn itself; that is done even with verification off, or
+// the transaction would end without the partitions' markers.
+//
 // One request per produce request, for all its partitions that need it:
 // the transactional id names one transaction, so one coordinator. Those
 // already in an ongoing transaction here at the producer's epoch need
@@ -77,12 +83,13 @@ func newTxnVerifier(s *Server) *txnVerifier {
 // options that check the guard, and those whose producer has no
 // transaction ongoing on the partition are verified with the coordinator
 // in one request; a partition that fails verification gets its error.
-func (s *Server) verifyProduce(transactionalID string, jobs []produceJob) {
-	if !s.cfg.Bool("transaction.partition.verification.enable") {
+func (s *Server) verifyProduce(version int16, transactionalID string, jobs []produceJob) {
+	add := version >= 12
+	if !add && !s.cfg.Bool("transaction.partition.verification.enable") {
 		return
 	}
 	t := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	t.TransactionalID, t.VerifyOnly = transactionalID, true
+	t.TransactionalID, t.VerifyOnly = transactionalID, !add
 	t.ProducerID = -1
 	need := map[txn.TopicPartition][]*produceJob{}
 	for i := range jobs {
@@ -129,7 +136,7 @@ func (s *Server) verifyProduce(transactionalID string, jobs []produceJob) {
 			continue
 		}
 		for _, j := range js {
-			j.err = verifyError(code)
+			j.err = verifyError(code, add)
 		}
 	}
 }
@@ -149,10 +156,17 @@ func addTxnPartition(t *kmsg.AddPartitionsToTxnRequestTransaction, tp txn.TopicP
 // verifyError is the produce error for a failed verification, as Kafka's
 // ReplicaManager maps it: the coordinator errors a producer does not
 // expect on a produce become NOT_ENOUGH_REPLICAS (retriable: the next try
-// verifies again), PRODUCER_FENCED becomes INVALID_PRODUCER_EPOCH.
-func verifyError(code int16) error {
+// verifies again), PRODUCER_FENCED becomes INVALID_PRODUCER_EPOCH, and
+// TRANSACTION_ABORTABLE is kept only for Produce v12+ (latest), which
+// knows it.
+func verifyError(code int16, latest bool) error {
 	switch code {
-	case kerr.InvalidTxnState.Code, kerr.TransactionAbortable.Code:
+	case kerr.TransactionAbortable.Code:
+		if latest {
+			return kerr.TransactionAbortable
+		}
+		return fmt.Errorf("%w: the partition was not added to the transaction", kerr.InvalidTxnState)
+	case kerr.InvalidTxnState.Code:
 		return fmt.Errorf("%w: the partition was not added to the transaction", kerr.InvalidTxnState)
 	case kerr.ConcurrentTransactions.Code, kerr.CoordinatorLoadInProgress.Code,
 		kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code:
@@ -176,15 +190,21 @@ func (v *txnVerifier) verify(t *kmsg.AddPartitionsToTxnRequestTransaction) (map[
 		return nil, kerr.CoordinatorNotAvailable
 	}
 	leader := st.Partitions[txn.PartitionFor(t.TransactionalID, int32(len(st.Partitions)))].Leader
+	// v4 verifies; v5 may add (VerifyOnly false, transaction.version
+	// 2) and answers TRANSACTION_ABORTABLE.
+	version := int16(4)
+	if !t.VerifyOnly {
+		version = 5
+	}
 	var res kmsg.AddPartitionsToTxnResponseTransaction
 	if leader == s.nodeID {
-		res = s.addPartitionsToTxn(4, t)
+		res = s.addPartitionsToTxn(version, t)
 	} else {
 		if b := img.Brokers[leader]; leader < 0 || b == nil || b.Fenced {
 			return nil, kerr.CoordinatorNotAvailable
 		}
 		req := kmsg.NewPtrAddPartitionsToTxnRequest()
-		req.Version = 4
+		req.Version = version
 		req.Transactions = []kmsg.AddPartitionsToTxnRequestTransaction{*t}
 		resp, err := v.request(leader, req)
 		if err != nil {

@@ -55,7 +55,7 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 		c.addConnFlags(fs, "timeout", "command-config")
 		fs.Strings(&feats, "feature", "name=level", "with upgrade and downgrade: a feature and its new level; with disable: a feature name (repeatable)")
 		fs.String(&metadataVersion, "metadata", "version", "with upgrade and downgrade: the metadata.version, e.g. 4.0-IV3")
-		fs.String(&releaseVersion, "release-version", "version", "not supported (Kafka's mapping would ask for transaction.version 2)")
+		fs.String(&releaseVersion, "release-version", "version", "not supported")
 		fs.Bool(&dryRun, "dry-run", "validate the change without making it")
 		fs.Bool(&unsafe, "unsafe", "with downgrade and disable: an unsafe (lossy) downgrade")
 		if err := fs.parse(args, stdout); err != nil {

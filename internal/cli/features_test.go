@@ -24,7 +24,7 @@ func TestFeaturesTool(t *testing.T) {
 Feature: group.version	SupportedMinVersion: 0	SupportedMaxVersion: 1	FinalizedVersionLevel: 1	Epoch: @E@
 Feature: kraft.version	SupportedMinVersion: 0	SupportedMaxVersion: 1	FinalizedVersionLevel: 1	Epoch: @E@
 Feature: metadata.version	SupportedMinVersion: 3.3-IV3	SupportedMaxVersion: 4.0-IV3	FinalizedVersionLevel: 4.0-IV3	Epoch: @E@
-Feature: transaction.version	SupportedMinVersion: 0	SupportedMaxVersion: 0	FinalizedVersionLevel: 0	Epoch: @E@
+Feature: transaction.version	SupportedMinVersion: 0	SupportedMaxVersion: 2	FinalizedVersionLevel: 0	Epoch: @E@
 `, "@E@", epoch)
 	if out != want {
 		t.Fatalf("describe:\n%s\nwant:\n%s", out, want)
@@ -48,10 +48,10 @@ Feature: transaction.version	SupportedMinVersion: 0	SupportedMaxVersion: 0	Final
 	}
 
 	// Refused: all or nothing, Kafka's lines, a failing exit.
-	r := cliRun(t, "features", boot, "upgrade", "--feature", "transaction.version=2", "--feature", "group.version=1")
+	r := cliRun(t, "features", boot, "upgrade", "--feature", "transaction.version=3", "--feature", "group.version=1")
 	wantOneLineErr(t, r, "2 out of 2 operation(s) failed")
-	if !strings.Contains(r.out, "Could not upgrade group.version to 1. The update failed for all features since the following feature had an error: invalid update version 2 for feature transaction.version") ||
-		!strings.Contains(r.out, "Could not upgrade transaction.version to 2.") {
+	if !strings.Contains(r.out, "Could not upgrade group.version to 1. The update failed for all features since the following feature had an error: invalid update version 3 for feature transaction.version") ||
+		!strings.Contains(r.out, "Could not upgrade transaction.version to 3.") {
 		t.Fatalf("refused upgrade output:\n%s", r.out)
 	}
 	r = cliRun(t, "features", boot, "downgrade", "--metadata", "3.3-IV3", "--dry-run")

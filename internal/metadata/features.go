@@ -13,8 +13,7 @@ import (
 // level per feature in the metadata log (FeatureLevelRecord), which
 // clients read from ApiVersions v3+ and change with UpdateFeatures.
 // Nothing is advertised that would make a client use what Samsa does not
-// implement: transaction.version (KIP-890 part 2 is not done) and
-// eligible.leader.replicas.version support only level 0.
+// implement: eligible.leader.replicas.version supports only level 0.
 
 // The feature names Kafka 4.x knows.
 const (
@@ -110,14 +109,16 @@ var supportedFeatures = []FeatureSpec{
 			{Level: 21, Name: "3.9-IV0", Meaning: "ListOffsets v9 (KIP-1005); kraft.version 1 may be finalized"},
 			{Level: 22, Name: "4.0-IV0", Meaning: "group.version 1 may be finalized (KIP-848)"},
 			{Level: 23, Name: "4.0-IV1", MetadataChanged: true, Meaning: "ELR records may be written (KIP-966; off here: eligible.leader.replicas.version supports only 0)"},
-			{Level: 24, Name: "4.0-IV2", Meaning: "transaction.version 1 and 2 may be finalized (KIP-890; off here: transaction.version supports only 0)"},
+			{Level: 24, Name: "4.0-IV2", Meaning: "transaction.version 1 and 2 may be finalized (KIP-890)"},
 			{Level: 25, Name: "4.0-IV3", Meaning: "ListOffsets v10, asynchronous remote offsets (KIP-1075)"},
 		},
 	},
 	{
-		Name: FeatureTransactionVersion, Min: 0, Max: 0,
+		Name: FeatureTransactionVersion, Min: 0, Max: 2,
 		Levels: []FeatureLevel{
-			{Level: 0, Meaning: "KIP-98 transactions, with KIP-890 part 1 (the partition leaders verify transactional writes; no client change); levels 1 and 2 (KIP-890 part 2) are not supported yet, so clients keep the original protocol"},
+			{Level: 0, Meaning: "KIP-98 transactions, with KIP-890 part 1 (the partition leaders verify transactional writes; no client change)"},
+			{Level: 1, Requires: &FeatureRef{FeatureMetadataVersion, 24}, Meaning: "the coordinator writes flexible transaction state records (TransactionLogValue v1); clients keep the original protocol"},
+			{Level: 2, Requires: &FeatureRef{FeatureMetadataVersion, 24}, Meaning: "KIP-890 part 2: EndTxn v5 bumps the producer epoch of every transaction, a partition joins a transaction with its first produce (v12) and the group with its TxnOffsetCommit (v5); Kafka 4.x clients and franz-go use it"},
 		},
 	},
 }
