@@ -3,6 +3,7 @@ package broker
 import (
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/txn"
@@ -32,7 +33,12 @@ func handleAddPartitionsToTxn(s *Server, r *request) kmsg.Response {
 	req := r.req.(*kmsg.AddPartitionsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
 	if req.Version < 4 {
-		res := s.addPartitionsToTxn(req.Version, txn.ClientTransaction(req))
+		t := txn.ClientTransaction(req)
+		var res kmsg.AddPartitionsToTxnResponseTransaction
+		holdConcurrent(func() bool {
+			res = s.addPartitionsToTxn(req.Version, t)
+			return txnResultCode(res) == kerr.ConcurrentTransactions.Code
+		})
 		resp.Topics = txn.ClientTopics(res)
 		return resp
 	}
@@ -40,6 +46,37 @@ func handleAddPartitionsToTxn(s *Server, r *request) kmsg.Response {
 		resp.Transactions = append(resp.Transactions, s.addPartitionsToTxn(req.Version, &req.Transactions[i]))
 	}
 	return resp
+}
+
+// concurrentHold bounds how long a client's AddPartitionsToTxn or
+// AddOffsetsToTxn waits for the previous transaction's markers before it
+// is answered CONCURRENT_TRANSACTIONS. A producer that begins its next
+// transaction right after EndTxn (the usual loop) finds the markers
+// still going out; the answer would make it back off (franz-go and the
+// Java client: 20 ms), longer than the markers take on a healthy
+// cluster (about a millisecond). Held here, it starts as soon as they
+// are written. Kafka answers at once.
+const concurrentHold = 20 * time.Millisecond
+
+// holdConcurrent runs try until it reports no CONCURRENT_TRANSACTIONS,
+// or concurrentHold has passed, every millisecond.
+func holdConcurrent(try func() (concurrent bool)) {
+	deadline := time.Now().Add(concurrentHold)
+	for try() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// txnResultCode is the first error code of a transaction's result.
+func txnResultCode(res kmsg.AddPartitionsToTxnResponseTransaction) int16 {
+	for _, rt := range res.Topics {
+		for _, rp := range rt.Partitions {
+			if rp.ErrorCode != 0 {
+				return rp.ErrorCode
+			}
+		}
+	}
+	return 0
 }
 
 // addPartitionsToTxn runs one transaction of the request on its shard.

@@ -3,6 +3,7 @@ package broker
 import (
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/txn"
@@ -21,8 +22,17 @@ func init() { register(kmsg.AddOffsetsToTxn, 0, 4, handleAddOffsetsToTxn) }
 
 func handleAddOffsetsToTxn(s *Server, r *request) kmsg.Response {
 	req := r.req.(*kmsg.AddOffsetsToTxnRequest)
-	resp, err := txnAnswer(s, req.TransactionalID, func(now time.Time, sm *txn.Shard, reply func(*kmsg.AddOffsetsToTxnResponse)) txn.Effects {
-		return sm.AddOffsets(now, req, reply)
+	var (
+		resp *kmsg.AddOffsetsToTxnResponse
+		err  error
+	)
+	// As AddPartitionsToTxn: held while the previous transaction's
+	// markers go out (holdConcurrent).
+	holdConcurrent(func() bool {
+		resp, err = txnAnswer(s, req.TransactionalID, func(now time.Time, sm *txn.Shard, reply func(*kmsg.AddOffsetsToTxnResponse)) txn.Effects {
+			return sm.AddOffsets(now, req, reply)
+		})
+		return err == nil && resp.ErrorCode == kerr.ConcurrentTransactions.Code
 	})
 	if err != nil {
 		resp = req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
