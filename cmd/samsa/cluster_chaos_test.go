@@ -34,8 +34,10 @@ import (
 // min.insync.replicas=2, idempotent acks=all producers and a consumer
 // group committing offsets, and a seeded random schedule of faults:
 //
-//   - kill: SIGKILL the leader of a partition, a follower of it, or the
-//     active controller; restart it after a pause;
+//   - kill: SIGKILL the leader of a partition, a follower of it, the
+//     active controller, or the transaction or group coordinator of the
+//     exactly-once workers (cluster_chaos_eos_test.go); restart it after a
+//     pause;
 //   - stop: SIGSTOP one of those for 1-3 s (longer than the 2 s broker
 //     session), then SIGCONT;
 //   - cut: take a partition leader's (or the controller's) internal link
@@ -81,6 +83,9 @@ import (
 //   - the cluster does not heal: two minutes after a fault was undone, a
 //     replica is still out of an ISR (or a partition has no leader). The
 //     remaining faults are then skipped, but the checks above still run.
+//
+// The exactly-once workers copy the topic in transactions meanwhile and
+// are checked at the end (cluster_chaos_eos_test.go).
 //
 // A default run (8 faults, each kind once, and a min-ISR phase) takes
 // about 100 s on two cores; SAMSA_CLUSTER_CHAOS_ROUNDS=50 with -timeout 60m is a soak of
@@ -133,7 +138,7 @@ func clusterChaosParams(t *testing.T) (seed uint64, rounds int) {
 // runs (who leads what depends on the earlier faults).
 type ccFault struct {
 	action string // kill, stop, cut, bounce, truncate, rekill, reassign, elect, min-isr
-	role   string // leader, follower, controller
+	role   string // leader, follower, controller, txn-coordinator, group-coordinator
 	part   int32  // the partition whose leader or follower is meant
 	pick   int    // which follower, which survivor
 	delay  time.Duration
@@ -162,7 +167,7 @@ func (f ccFault) String() string {
 		return "preferred leader election of every partition"
 	}
 	who := f.role
-	if f.role != "controller" {
+	if f.role == "leader" || f.role == "follower" {
 		who = fmt.Sprintf("%s of p%d", f.role, f.part)
 	}
 	return fmt.Sprintf("%s %s for %v (after %v)", f.action, who, f.dur, f.delay)
@@ -173,7 +178,10 @@ func (f ccFault) String() string {
 // places, one per 10 rounds.
 func planFaults(rng *rand.Rand, rounds int) []ccFault {
 	actions := []string{"kill", "stop", "cut", "bounce", "truncate", "rekill", "reassign", "elect"}
-	roles := []string{"leader", "follower", "controller"}
+	// The coordinators are those of the exactly-once workers: the
+	// transaction coordinator of one's transactional id, the group
+	// coordinator of their group.
+	roles := []string{"leader", "follower", "controller", "txn-coordinator", "group-coordinator"}
 	var out []ccFault
 	var perm []int
 	for i := 0; i < rounds; i++ {
@@ -205,7 +213,7 @@ func planFaults(rng *rand.Rand, rounds int) []ccFault {
 				})
 			}
 		case "truncate":
-			if f.role == "controller" {
+			if f.role != "leader" && f.role != "follower" {
 				f.role = "leader"
 			}
 			f.cut = int64(1024 + rng.IntN(15*1024))
@@ -286,6 +294,9 @@ type chaosRun struct {
 	// checks wait less for it.
 	degraded bool
 
+	// eos is the exactly-once workers (cluster_chaos_eos_test.go).
+	eos *ccEOS
+
 	// faultSeq is odd while a fault is in progress (from its start until
 	// the cluster is healthy again), even in steady state.
 	faultSeq atomic.Int64
@@ -322,6 +333,7 @@ func newChaosRun(t *testing.T, lab *netLab, bin string, seed uint64, rounds int)
 				"auto.create.topics.enable=false",
 			},
 		})
+		r.nodes[id-1].extra = append(r.nodes[id-1].extra, eosConfigs...)
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.stopProducing = make(chan struct{})
@@ -434,6 +446,7 @@ func (r *chaosRun) run() {
 	if err != nil || res.Err != nil {
 		t.Fatalf("creating %s: %v %v", ccTopic, err, res.Err)
 	}
+	r.createEOSTopic()
 	r.mustBeHealthy("the topic created", 2*time.Minute)
 
 	r.startWorkload(seeds)
@@ -538,6 +551,7 @@ func (r *chaosRun) startWorkload(seeds []string) {
 		defer r.wg.Done()
 		r.observeCommits()
 	}()
+	r.startEOS(seeds)
 }
 
 // produceLoop produces unique values p<N>-<seq>|... at a moderate rate
@@ -827,6 +841,10 @@ func (r *chaosRun) resolve(f ccFault) (int, string) {
 		if id := r.activeController(); id > 0 {
 			return id, fmt.Sprintf("node %d (active controller)", id)
 		}
+	case "txn-coordinator", "group-coordinator":
+		if id, what, ok := r.coordinatorOf(f); ok {
+			return id, what
+		}
 	case "leader", "follower":
 		md := r.anyMetadata()
 		if st, ok := md[f.part]; ok && st.leader > 0 {
@@ -856,6 +874,33 @@ func (r *chaosRun) resolve(f ccFault) (int, string) {
 	}
 	id := up[r.rt.IntN(len(up))]
 	return id, fmt.Sprintf("node %d (random: the %s of p%d is not known)", id, f.role, f.part)
+}
+
+// coordinatorOf finds the node coordinating an exactly-once worker's
+// transactional id or their group (FindCoordinator).
+func (r *chaosRun) coordinatorOf(f ccFault) (int, string, bool) {
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	key := fmt.Sprintf("chaos-eos-%d", f.pick%ccEOSWorkers)
+	if f.role == "group-coordinator" {
+		key = ccEOSGroup
+	} else {
+		req.CoordinatorType = 1
+	}
+	req.CoordinatorKey, req.CoordinatorKeys = key, []string{key}
+	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, r.admCl)
+	if err != nil {
+		return 0, "", false
+	}
+	code, node := resp.ErrorCode, resp.NodeID
+	if len(resp.Coordinators) > 0 {
+		code, node = resp.Coordinators[0].ErrorCode, resp.Coordinators[0].NodeID
+	}
+	if code != 0 || node <= 0 || int(node) > len(r.nodes) {
+		return 0, "", false
+	}
+	return int(node), fmt.Sprintf("node %d (%s of %s)", node, f.role, key), true
 }
 
 func (r *chaosRun) restart(n *clusterNode) {
@@ -1383,6 +1428,7 @@ func (r *chaosRun) finish(seeds []string) {
 	r.event("stopping the producers (waiting for every record's outcome), then the consumers")
 	close(r.stopProducing)
 	r.prodWG.Wait()
+	r.finishEOS(3 * time.Minute)
 	r.cancel()
 	r.wg.Wait()
 	r.ctx, r.cancel = context.WithCancel(context.Background())
@@ -1416,6 +1462,7 @@ func (r *chaosRun) finish(seeds []string) {
 
 	client := r.readThroughBrokers(seeds)
 	r.checkLogs("read through the brokers", client, final, false)
+	r.checkEOS(seeds, client)
 
 	r.event("shutting the nodes down (SIGTERM)")
 	for _, n := range r.nodes {
