@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// TestRealClients runs kcat, confluent-kafka-python and kafka-python against
-// the binary, as a user would. Each part skips when its client is not
+// TestRealClients runs kcat, kafkajs, confluent-kafka-python and
+// kafka-python against the binary, as a user would: produce, consume,
+// groups and transactions. Each part skips when its client is not
 // installed (CI installs them: see .ci/run).
 func TestRealClients(t *testing.T) {
 	if testing.Short() {
@@ -24,7 +25,7 @@ func TestRealClients(t *testing.T) {
 
 	run := func(t *testing.T, name string, args ...string) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, name, args...)
 		cmd.Env = append(cmd.Environ(), "BOOTSTRAP="+bootstrap)
@@ -87,25 +88,137 @@ func TestRealClients(t *testing.T) {
 		}
 	})
 
-	scripts, _ := filepath.Abs("../../scripts/clients")
-	t.Run("kafkajs", func(t *testing.T) {
-		if _, err := os.Stat(filepath.Join(scripts, "node_modules", "kafkajs")); err != nil {
-			t.Skip("kafkajs not installed (npm install --prefix scripts/clients)")
+	// kcat 1.7's transactional producer (-X transactional.id=...) sends
+	// all of its input in one transaction, committed when stdin closes and
+	// aborted when kcat is interrupted; its consumer reads with
+	// -X isolation.level.
+	t.Run("kcat-txn", func(t *testing.T) {
+		if _, err := exec.LookPath("kcat"); err != nil {
+			t.Skip("kcat not installed")
 		}
-		if out := run(t, "node", filepath.Join(scripts, "kafkajs_check.js")); !strings.Contains(out, "kafkajs OK") {
-			t.Fatalf("kafkajs: %s", out)
+		if out, _ := exec.Command("kcat", "-h").CombinedOutput(); !strings.Contains(string(out), "transactional.id") {
+			t.Skip("this kcat has no transactional producer")
+		}
+		const topic = "kcat-txn"
+		producer := func(id string) *exec.Cmd {
+			return exec.Command("kcat", "-b", bootstrap, "-P", "-t", topic, "-p", "0",
+				"-X", "transactional.id="+id, "-X", "log_level=4")
+		}
+		commit := func(id, input string) {
+			cmd := producer(id)
+			cmd.Stdin = strings.NewReader(input)
+			if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Transaction successfully committed") {
+				t.Fatalf("kcat -P -X transactional.id=%s: %v\n%s", id, err, out)
+			}
+		}
+		consume := func(isolation string) string {
+			return run(t, "kcat", "-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q",
+				"-f", "%s@%o\n", "-X", "isolation.level="+isolation)
+		}
+		commit("kcat-txn-1", "c1\nc2\n")
+
+		// A transaction aborted by interrupting kcat once some of its
+		// records are in the log. kcat reads its input in blocks, so it
+		// gets enough for a few blocks.
+		cmd := producer("kcat-txn-2")
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		var input strings.Builder
+		for i := range 2000 {
+			fmt.Fprintf(&input, "aborted-%04d-%s\n", i, strings.Repeat("x", 50))
+		}
+		if _, err := stdin.Write([]byte(input.String())); err != nil {
+			t.Fatal(err)
+		}
+		var open string
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			if open = consume("read_uncommitted"); strings.Contains(open, "aborted-") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the open transaction's records never reached the log:\n%s\nkcat: %s", open, out.String())
+			}
+		}
+		// While the transaction is open, read_committed stops before it.
+		if got := consume("read_committed"); got != "c1@0\nc2@1\n" {
+			t.Fatalf("read_committed with an open transaction:\n%s", got)
+		}
+		// kcat notes the signal and aborts when its read of stdin
+		// returns: at the end of its input.
+		cmd.Process.Signal(os.Interrupt)
+		time.Sleep(200 * time.Millisecond)
+		stdin.Close()
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("kcat did not exit after SIGINT and the end of its input:\n%s", out.String())
+		}
+		if !strings.Contains(out.String(), "Aborting transaction") {
+			t.Fatalf("kcat did not abort:\n%s", out.String())
+		}
+		commit("kcat-txn-1", "c3\n")
+
+		// Offset 2 is the commit marker; the aborted records follow from
+		// 3, then the abort marker, c3, and its commit marker.
+		all := consume("read_uncommitted")
+		aborted := strings.Count(all, "aborted-")
+		if aborted < strings.Count(open, "aborted-") || !strings.HasPrefix(all, "c1@0\nc2@1\naborted-0000-") {
+			t.Fatalf("read_uncommitted: %d aborted records (%d while open):\n%.300s", aborted, strings.Count(open, "aborted-"), all)
+		}
+		if want := fmt.Sprintf("c3@%d\n", 3+aborted+1); !strings.HasSuffix(all, "\n"+want) {
+			t.Fatalf("read_uncommitted ends with\n%s\nwant %s", all[max(0, len(all)-200):], want)
+		}
+		if got, want := consume("read_committed"), fmt.Sprintf("c1@0\nc2@1\nc3@%d\n", 3+aborted+1); got != want {
+			t.Fatalf("read_committed:\n%s\nwant:\n%s", got, want)
 		}
 	})
+
+	scripts, _ := filepath.Abs("../../scripts/clients")
+	for _, c := range []struct{ name, script, want string }{
+		{"kafkajs", "kafkajs_check.js", "kafkajs OK"},
+		{"kafkajs-groups", "kafkajs_groups_check.js", "kafkajs groups OK"},
+		{"kafkajs-txn", "kafkajs_txn_check.js", "kafkajs transactions OK"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(scripts, "node_modules", "kafkajs")); err != nil {
+				t.Skip("kafkajs not installed (npm install --prefix scripts/clients)")
+			}
+			if out := run(t, "node", filepath.Join(scripts, c.script)); !strings.Contains(out, c.want) {
+				t.Fatalf("%s: %s", c.script, out)
+			}
+		})
+	}
 	for _, c := range []struct{ name, module, script string }{
 		{"confluent-kafka-python", "confluent_kafka", "confluent_kafka_check.py"},
 		{"kafka-python", "kafka", "kafka_python_check.py"},
 		{"groups", "confluent_kafka", "groups_check.py"},
+		{"confluent-kafka-python-txn", "confluent_kafka", "confluent_kafka_txn_check.py"},
+		{"kafka-python-txn", "kafka", "kafka_python_txn_check.py"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := exec.Command("/usr/bin/python3", "-c", "import "+c.module).Run(); err != nil {
 				t.Skipf("python module %s not installed", c.module)
 			}
-			if out := run(t, "/usr/bin/python3", filepath.Join(scripts, c.script)); !strings.Contains(out, " OK") {
+			out := run(t, "/usr/bin/python3", filepath.Join(scripts, c.script))
+			// A script whose client lacks the feature says so on a
+			// line of its own.
+			for _, line := range strings.Split(out, "\n") {
+				if reason, ok := strings.CutPrefix(line, "SKIP: "); ok {
+					t.Skip(reason)
+				}
+			}
+			if !strings.Contains(out, " OK") {
 				t.Fatalf("%s: %s", c.script, out)
 			}
 		})

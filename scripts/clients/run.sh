@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the real-client checks (kcat, confluent-kafka-python, kafka-python)
-# against a fresh broker on 127.0.0.1:9092 in a temp dir.
+# Runs the real-client checks (kcat, confluent-kafka-python, kafka-python,
+# kafkajs if installed) against a fresh broker on 127.0.0.1:9092 in a temp
+# dir. cmd/samsa's TestRealClients runs these and more (kcat's transactions).
 # Needs: apt-get install -y kcat python3-confluent-kafka python3-kafka
+# (and npm install --prefix scripts/clients for kafkajs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
@@ -19,3 +21,9 @@ got=$(kcat -b 127.0.0.1:9092 -C -t kcat-check -o beginning -e -q | wc -l)
 echo "kcat OK"
 /usr/bin/python3 scripts/clients/confluent_kafka_check.py
 /usr/bin/python3 scripts/clients/kafka_python_check.py
+/usr/bin/python3 scripts/clients/groups_check.py
+/usr/bin/python3 scripts/clients/confluent_kafka_txn_check.py
+/usr/bin/python3 scripts/clients/kafka_python_txn_check.py   # says SKIP before kafka-python 2.2
+if [ -d scripts/clients/node_modules/kafkajs ]; then
+  for s in kafkajs_check.js kafkajs_groups_check.js kafkajs_txn_check.js; do node "scripts/clients/$s"; done
+fi
