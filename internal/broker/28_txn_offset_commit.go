@@ -41,9 +41,10 @@ import (
 // producer that skipped AddOffsetsToTxn, or whose transaction already
 // ended, are refused instead of waiting as pending for a marker that may
 // never come. transaction.partition.verification.enable=false turns it
-// off. From v5 (a transaction.version 2 producer, KIP-890 part 2, which
-// sends no AddOffsetsToTxn) the call adds the group's partition to the
-// transaction instead, even with verification off.
+// off. From v5 with transaction.version 2 finalized (KIP-890 part 2: the
+// producer sends no AddOffsetsToTxn) the call adds the group's partition
+// to the transaction instead, even with verification off; below that
+// level a v5 is verified as a v4 is.
 func init() { register(kmsg.TxnOffsetCommit, 0, 5, handleTxnOffsetCommit) }
 
 func handleTxnOffsetCommit(s *Server, r *request) kmsg.Response {
@@ -160,7 +161,7 @@ func mergeTxnCommitTopics(topics, unknown []kmsg.TxnOffsetCommitResponseTopic) [
 // INVALID_TXN_STATE (TRANSACTION_ABORTABLE from v4), PRODUCER_FENCED
 // INVALID_PRODUCER_EPOCH.
 func (s *Server) verifyTxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) (storage.AppendOptions, int16) {
-	add := req.Version >= 5
+	add := req.Version >= 5 && s.txnVersion() >= 2
 	if (!add && !s.cfg.Bool("transaction.partition.verification.enable")) || req.TransactionalID == "" || req.ProducerID < 0 {
 		return storage.AppendOptions{}, 0
 	}

@@ -623,11 +623,28 @@ func TestTxnOffsetCommitVerified(t *testing.T) {
 	if codes := tocCommit(t, capped(4), g, pid, epoch, offs); codes["tocv/0"] != 0 {
 		t.Fatalf("TxnOffsetCommit after AddOffsetsToTxn: %v", codes)
 	}
-	// v5 (KIP-890 part 2) adds the group's partition itself: a second
+	// v5 is verified as v4 is below transaction.version 2; at 2
+	// (KIP-890 part 2) it adds the group's partition itself: a second
 	// transaction, never given AddOffsetsToTxn, takes it.
 	id2 := "toc-txn-2"
 	pid2, epoch2 := initTxnWire(t, ctx, cl, id2)
-	codes := tocCommit(t, capped(5), g, pid2, epoch2, offs, func(r *kmsg.TxnOffsetCommitRequest) { r.TransactionalID = id2 })
+	as2 := func(r *kmsg.TxnOffsetCommitRequest) { r.TransactionalID = id2 }
+	if codes := tocCommit(t, capped(5), g, pid2, epoch2, offs, as2); codes["tocv/0"] != kerr.TransactionAbortable.Code {
+		t.Fatalf("TxnOffsetCommit v5 at transaction.version 0 without AddOffsetsToTxn: %v", codes)
+	}
+	uf := kmsg.NewPtrUpdateFeaturesRequest()
+	fu := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+	fu.Feature, fu.MaxVersionLevel, fu.UpgradeType = "transaction.version", 2, 1
+	uf.FeatureUpdates = append(uf.FeatureUpdates, fu)
+	if resp, err := uf.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("finalizing transaction.version 2: %v %+v", err, resp)
+	}
+	for deadline := time.Now().Add(5 * time.Second); tb.srv.txnVersion() != 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("transaction.version 2 not applied")
+		}
+	}
+	codes := tocCommit(t, capped(5), g, pid2, epoch2, offs, as2)
 	if codes["tocv/0"] != 0 {
 		t.Fatalf("TxnOffsetCommit v5 without AddOffsetsToTxn: %v", codes)
 	}

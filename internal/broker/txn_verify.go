@@ -27,11 +27,13 @@ import (
 // verification guard (storage/verify.go) covers a marker written between
 // the answer and the append.
 //
-// From Produce v12 (a transaction.version 2 producer, KIP-890 part 2) the
-// same request adds the partitions to the transaction instead (VerifyOnly
-// false, AddPartitionsToTxn v5), since such a producer does not send
-// AddPartitionsToTxn itself; that is done even with verification off, or
-// the transaction would end without the partitions' markers.
+// From Produce v12, with transaction.version 2 finalized (KIP-890 part 2:
+// such a producer sends no AddPartitionsToTxn), the same request adds the
+// partitions to the transaction instead (VerifyOnly false,
+// AddPartitionsToTxn v5); that is done even with verification off, or the
+// transaction would end without the partitions' markers. Below level 2 a
+// v12 is verified as a v11 is: clients send v12 only at level 2, and the
+// level is what says the cluster takes part 2.
 //
 // One request per produce request, for all its partitions that need it:
 // the transactional id names one transaction, so one coordinator. Those
@@ -84,7 +86,7 @@ func newTxnVerifier(s *Server) *txnVerifier {
 // transaction ongoing on the partition are verified with the coordinator
 // in one request; a partition that fails verification gets its error.
 func (s *Server) verifyProduce(version int16, transactionalID string, jobs []produceJob) {
-	add := version >= 12
+	add := version >= 12 && s.txnVersion() >= 2
 	if !add && !s.cfg.Bool("transaction.partition.verification.enable") {
 		return
 	}
@@ -139,6 +141,11 @@ func (s *Server) verifyProduce(version int16, transactionalID string, jobs []pro
 			j.err = verifyError(code, add)
 		}
 	}
+}
+
+// txnVersion is the finalized transaction.version.
+func (s *Server) txnVersion() int16 {
+	return s.meta.Image().Features[metadata.FeatureTransactionVersion]
 }
 
 func addTxnPartition(t *kmsg.AddPartitionsToTxnRequestTransaction, tp txn.TopicPartition) {

@@ -432,9 +432,10 @@ func TestTransactionsFindHangingAbort(t *testing.T) {
 }
 
 // TestTransactionsFindHangingCluster: on three brokers a hanging
-// transaction is found from each one's --broker-id (a Samsa follower does
-// not describe its partitions' producers: their leader is asked, with a
-// note), and aborted through the leader.
+// transaction is found from each one's --broker-id (a follower describes
+// its own replica's producers; one that does not, as older Samsa
+// brokers, has its leader asked, with a note), and aborted through the
+// leader.
 func TestTransactionsFindHangingCluster(t *testing.T) {
 	t.Parallel()
 	c := testbroker.StartCluster(t, 3, "transaction.partition.verification.enable=false", "transaction.state.log.num.partitions=2")
@@ -467,11 +468,19 @@ func TestTransactionsFindHangingCluster(t *testing.T) {
 		t.Fatalf("the late batch is at offset %d, want 2", start)
 	}
 	for id := int32(1); id <= 3; id++ {
-		r := cliRun(t, "transactions", args("find-hanging", "--broker-id", itoa32(id), "--max-transaction-timeout", "0")...)
-		if r.runErr != nil {
-			t.Fatalf("find-hanging --broker-id %d: %v", id, r.runErr)
+		// A follower answers from its own replica, which may not have
+		// the late batch yet.
+		var r cliResult
+		var rows [][]string
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			r = cliRun(t, "transactions", args("find-hanging", "--broker-id", itoa32(id), "--max-transaction-timeout", "0")...)
+			if r.runErr != nil {
+				t.Fatalf("find-hanging --broker-id %d: %v", id, r.runErr)
+			}
+			if _, rows = txnTable(t, r.out); len(rows) > 0 || time.Now().After(deadline) {
+				break
+			}
 		}
-		_, rows := txnTable(t, r.out)
 		if len(rows) != 1 || !slices.Equal(rows[0][:6], []string{"tx-rep", "0", strconv.FormatInt(pid, 10), strconv.Itoa(int(epoch)), rows[0][4], "2"}) {
 			t.Fatalf("find-hanging --broker-id %d: %q", id, rows)
 		}
@@ -484,8 +493,15 @@ func TestTransactionsFindHangingCluster(t *testing.T) {
 	cliOK(t, "transactions", args("abort", "--topic", "tx-rep", "--partition", "0", "--start-offset", "2")...)
 	waitLSO(t, ctx, adm, "tx-rep", 0, -1)
 	for id := int32(1); id <= 3; id++ {
-		if _, rows := txnTable(t, cliOK(t, "transactions", args("find-hanging", "--broker-id", itoa32(id), "--max-transaction-timeout", "0")...)); len(rows) != 0 {
-			t.Fatalf("after the abort, find-hanging --broker-id %d: %q", id, rows)
+		// A follower may not have the marker yet.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			_, rows := txnTable(t, cliOK(t, "transactions", args("find-hanging", "--broker-id", itoa32(id), "--max-transaction-timeout", "0")...))
+			if len(rows) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after the abort, find-hanging --broker-id %d: %q", id, rows)
+			}
 		}
 	}
 }
