@@ -120,6 +120,10 @@ func TestTransactionsListDescribe(t *testing.T) {
 	// With KIP-890's verification (the default) a late write of the
 	// committed transaction is refused: it cannot leave a transaction
 	// hanging (TestTransactionsFindHangingAbort turns verification off).
+	// Once its marker is written, that is: before it, a write of the
+	// producer still joins the transaction being committed, as in Kafka
+	// (KIP-890 part 2's epoch bump closes that window).
+	waitLSO(t, ctx, adm, "tx-events", 0, -1)
 	if _, err := rawTxnWrite(t, ctx, b.Client(), "tx-done", "tx-events", 0, donePID, 0, 2, 0); !errors.Is(err, kerr.InvalidTxnState) {
 		t.Fatalf("a late transactional write with verification on: %v, want INVALID_TXN_STATE", err)
 	}
@@ -321,6 +325,9 @@ func TestTransactionsFindHangingAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	zombie.Close() // the producer is gone
+	// EndTxn returns before the markers are written: the late batch
+	// comes after the COMMIT marker.
+	waitLSO(t, ctx, adm, "tx-hang", 0, 2)
 	raw := b.Client()
 	start := lateTxnWrite(t, ctx, raw, "tx-zombie", "tx-hang", 0, pid, epoch, 1, 20*time.Minute)
 	if start != 2 {
@@ -464,6 +471,9 @@ func TestTransactionsFindHangingCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	leader := md.Topics["tx-rep"].Partitions[0].Leader
+	// EndTxn returns before the markers are written: the late batch
+	// comes after the COMMIT marker.
+	waitLSO(t, ctx, adm, "tx-rep", 0, 2)
 	if start := lateTxnWrite(t, ctx, zombie.Broker(int(leader)), "tx-rep-zombie", "tx-rep", 0, pid, epoch, 1, 0); start != 2 {
 		t.Fatalf("the late batch is at offset %d, want 2", start)
 	}

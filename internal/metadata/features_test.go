@@ -31,10 +31,14 @@ func TestFeatureTable(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{FeatureTransactionVersion, FeatureELRVersion} {
-		if f := LookupFeature(name); f == nil || f.Max != 0 {
-			t.Errorf("%s must be supported at level 0 only: %+v", name, f)
-		}
+	if f := LookupFeature(FeatureELRVersion); f == nil || f.Max != 0 {
+		t.Errorf("%s must be supported at level 0 only: %+v", FeatureELRVersion, f)
+	}
+	// transaction.version 2 is KIP-890 part 2; it is not finalized on a
+	// new cluster, and needs metadata.version 4.0-IV2 as in Kafka.
+	if f := LookupFeature(FeatureTransactionVersion); f == nil || f.Max != 2 || f.Default != 0 ||
+		f.Levels[2].Requires == nil || f.Levels[2].Requires.Level != 24 {
+		t.Errorf("%s: %+v", FeatureTransactionVersion, f)
 	}
 	for s, want := range map[string]int16{"3.3-IV3": 7, "4.0-IV3": 25, "4.0": 25, "3.7": 19, "3.9-IV0": 21} {
 		if got, err := ParseMetadataVersion(s); err != nil || got != want {
@@ -119,8 +123,8 @@ func TestFeaturesOnNode(t *testing.T) {
 	if n.Image().FeatureLevel(FeatureGroupVersion) != 1 {
 		t.Fatal("validate-only changed group.version")
 	}
-	if err := n.UpdateFeatures(ctx, []FeatureUpdate{{Name: FeatureTransactionVersion, Level: 2, Type: FeatureUpgrade}}, false); err == nil {
-		t.Fatal("transaction.version 2 accepted")
+	if err := n.UpdateFeatures(ctx, []FeatureUpdate{{Name: FeatureTransactionVersion, Level: 3, Type: FeatureUpgrade}}, false); err == nil {
+		t.Fatal("transaction.version 3 accepted")
 	}
 	if err := n.UpdateFeatures(ctx, []FeatureUpdate{{Name: FeatureGroupVersion, Level: 0, Type: FeatureSafeDowngrade}}, false); err != nil {
 		t.Fatal(err)
