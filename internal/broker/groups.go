@@ -172,7 +172,11 @@ func (c *groupCoordinator) ensureOffsetsTopic(ctx context.Context) error {
 		c.s.logger.Warn("creating __consumer_offsets failed", "err", err)
 		return err
 	}
-	c.s.logger.Info("created __consumer_offsets", "partitions", cfg.Int("offsets.topic.num.partitions"))
+	if err == nil {
+		// Another broker's lookup may have created it first
+		// (TOPIC_ALREADY_EXISTS): only the creator says so.
+		c.s.logger.Info("created __consumer_offsets", "partitions", cfg.Int("offsets.topic.num.partitions"))
+	}
 	return nil
 }
 

@@ -186,6 +186,10 @@ func (c *txnCoordinator) ensureTxnTopic(ctx context.Context) error {
 		c.s.logger.Warn("creating __transaction_state failed", "err", err)
 		return err
 	}
-	c.s.logger.Info("created __transaction_state", "partitions", cfg.Int("transaction.state.log.num.partitions"))
+	if err == nil {
+		// Another broker's lookup may have created it first
+		// (TOPIC_ALREADY_EXISTS): only the creator says so.
+		c.s.logger.Info("created __transaction_state", "partitions", cfg.Int("transaction.state.log.num.partitions"))
+	}
 	return nil
 }
