@@ -176,8 +176,13 @@ func runReport(args []string) error {
 	// W9's transactions next to its idempotent produce: the throughput
 	// given up, in percent.
 	for _, w := range []string{"W9-100ms", "W9-1000"} {
-		if t, i := values[w]["MB/s"]["samsa"], values["W9-idem"]["MB/s"]["samsa"]; t > 0 && i > 0 {
-			values[w]["overhead %"] = map[string]float64{"samsa": 100 * (1 - t/i)}
+		for _, b := range brokers {
+			if t, i := values[w]["MB/s"][b], values["W9-idem"]["MB/s"][b]; t > 0 && i > 0 {
+				if values[w]["overhead %"] == nil {
+					values[w]["overhead %"] = map[string]float64{}
+				}
+				values[w]["overhead %"][b] = 100 * (1 - t/i)
+			}
 		}
 	}
 	for _, n := range notes {
