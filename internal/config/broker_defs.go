@@ -238,7 +238,7 @@ var brokerDeclarations = []*Def{
 	},
 	{
 		Name: "log.cleaner.delete.retention.ms", Type: Long, Default: ptr("86400000"), rule: atLeast(0), Importance: Medium, Scope: ClusterWide,
-		Doc: "How long tombstones are kept in compacted topics, in milliseconds.",
+		Doc: "How long tombstones, and the transaction markers whose transaction has no data left, are kept in compacted topics, in milliseconds.",
 	},
 	{
 		Name: "log.cleaner.min.compaction.lag.ms", Type: Long, Default: ptr("0"), rule: atLeast(0), Importance: Medium, Scope: ClusterWide,

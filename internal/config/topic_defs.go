@@ -39,7 +39,7 @@ var topicDeclarations = []*Def{
 	{
 		Name: "delete.retention.ms", Type: Long, Default: ptr("86400000"), rule: atLeast(0), Importance: Medium,
 		Synonyms: []string{"log.cleaner.delete.retention.ms"},
-		Doc:      "How long tombstones are kept in a compacted topic, in milliseconds; a consumer reading from offset 0 must finish within it to see a consistent snapshot.",
+		Doc:      "How long tombstones, and the transaction markers whose transaction has no data left, are kept in a compacted topic, in milliseconds; a consumer reading from offset 0 must finish within it to see a consistent snapshot.",
 	},
 	{
 		Name: "file.delete.delay.ms", Type: Long, Default: ptr("60000"), rule: atLeast(0), Importance: Medium,
