@@ -396,7 +396,9 @@ func (h *memberHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.Con
 
 // TestSaramaTransactional drives sarama's transactional producer: one
 // transaction committed, one aborted; a read_committed consumer sees the
-// committed records only, in order, and a read_uncommitted one sees all.
+// committed records only, in order, and a read_uncommitted one sees all;
+// offsets committed in a transaction (AddOffsetsToTxn, TxnOffsetCommit)
+// become the group's on commit and not on abort.
 func TestSaramaTransactional(t *testing.T) {
 	b := testbroker.Start(t)
 	cfg := saramaConfig(sarama.MaxVersion)
@@ -436,6 +438,47 @@ func TestSaramaTransactional(t *testing.T) {
 	send("a1", false)
 	send("c2", true)
 
+	// Offsets in a transaction (TxnOffsetCommit): visible to the group
+	// once committed, not after an abort.
+	const group = "sarama-txn-group"
+	offsets := func(off int64, commit bool) {
+		t.Helper()
+		if err := p.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(fmt.Sprintf("o-%d", off))}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AddOffsetsToTxn(map[string][]*sarama.PartitionOffsetMetadata{topic: {{Partition: 0, Offset: off}}}, group); err != nil {
+			t.Fatalf("AddOffsetsToTxn: %v", err)
+		}
+		if commit {
+			err = p.CommitTxn()
+		} else {
+			err = p.AbortTxn()
+		}
+		if err != nil {
+			t.Fatalf("end transaction with offsets (commit %v): %v", commit, err)
+		}
+	}
+	committedOffset := func() int64 {
+		t.Helper()
+		adm := saramaAdmin(t, b.Addr(), saramaConfig(sarama.MaxVersion))
+		resp, err := adm.ListConsumerGroupOffsets(group, map[string][]int32{topic: {0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetBlock(topic, 0).Offset
+	}
+	offsets(7, true)
+	// The markers follow EndTxn's answer: the offset shows once written.
+	waitFor(t, "the committed transaction's offset", func() bool { return committedOffset() == 7 })
+	offsets(9, false)
+	time.Sleep(300 * time.Millisecond)
+	if got := committedOffset(); got != 7 {
+		t.Fatalf("after an aborted transaction with offset 9: committed %d, want 7", got)
+	}
+
 	read := func(level sarama.IsolationLevel, want int) []string {
 		t.Helper()
 		ccfg := saramaConfig(sarama.MaxVersion)
@@ -469,14 +512,15 @@ func TestSaramaTransactional(t *testing.T) {
 		}
 		return got
 	}
-	committed := read(sarama.ReadCommitted, 10)
+	committed := read(sarama.ReadCommitted, 11)
+	committed = committed[:10] // then the offsets transaction's o-7
 	for i, v := range committed {
 		want := fmt.Sprintf("c%d-%d", 1+i/5, i%5)
 		if v != want {
 			t.Fatalf("read_committed record %d: %q, want %q (all: %v)", i, v, want, committed)
 		}
 	}
-	read(sarama.ReadUncommitted, 15)
+	read(sarama.ReadUncommitted, 17)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
