@@ -196,11 +196,21 @@ func (s *Shard) EndTxn(now time.Time, req *kmsg.EndTxnRequest, reply func(*kmsg.
 	if v2 {
 		switch m.state {
 		case PrepareCommit, PrepareAbort:
-			validEpoch = retryOnBump
+			// A retry of the EndTxn (the old epoch), or the producer's
+			// next EndTxn at the bumped epoch before the markers are
+			// written (CONCURRENT_TRANSACTIONS below: it retries).
+			validEpoch = retryOnBump || validEpoch
 		case CompleteCommit, CompleteAbort:
-			validEpoch = retryOnBump || retryOnOverflow
+			// A retry, or (this request at version 2) a new abort.
+			validEpoch = retryOnBump || retryOnOverflow || (clientTV >= 2 && validEpoch)
 		}
 	}
+	// KIP-890 part 2: an abort with no transaction ongoing (after a
+	// commit or an abort, or none yet) is allowed and bumps the epoch
+	// like any EndTxn, with nothing to write to the partitions; franz-go
+	// sends one when its produces failed before any reached a partition,
+	// to clear what they may have added.
+	emptyAbort := clientTV >= 2 && !req.Commit && !(v2 && (retryOnBump || retryOnOverflow) && m.state == CompleteAbort)
 	switch {
 	case m.producerID != req.ProducerID && !retryOnOverflow:
 		return fail(kerr.InvalidProducerIDMapping.Code)
@@ -213,7 +223,14 @@ func (s *Shard) EndTxn(now time.Time, req *kmsg.EndTxnRequest, reply func(*kmsg.
 	case Ongoing:
 		e.merge(s.prepareEnd(now, m, req.Commit, clientTV, false, answer))
 		return e
-	case CompleteCommit, CompleteAbort:
+	case Empty, CompleteCommit, CompleteAbort:
+		if emptyAbort && req.ProducerEpoch == m.epoch {
+			e.merge(s.prepareEnd(now, m, false, clientTV, false, answer))
+			return e
+		}
+		if m.state == Empty {
+			break
+		}
 		if req.Commit == (m.state == CompleteCommit) {
 			pid, epoch := m.producerID, m.epoch
 			e.reply(func(error) []Marker { answer(0, pid, epoch); return nil })
