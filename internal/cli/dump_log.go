@@ -8,6 +8,7 @@ package cli
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/samsa-streaming/samsa/internal/records"
+	"github.com/samsa-streaming/samsa/internal/txn"
 )
 
 func init() {
@@ -48,6 +50,7 @@ const dumpLogExamples = `  samsa dump-log --files data/orders-0/0000000000000000
 
 type dumpLogOpts struct {
 	printData   bool
+	txnDecoder  bool // --transaction-log-decoder: __transaction_state records decoded
 	deep        bool
 	verifyOnly  bool
 	sanityOnly  bool
@@ -70,6 +73,7 @@ func runDumpLog(args []string, stdout, stderr io.Writer) error {
 		fs := newFlagSet("dump-log", dumpLogSynopsis, dumpLogExamples)
 		fs.String(&files, "files", "file,file", "REQUIRED: comma-separated data and index files to dump")
 		fs.Bool(&o.printData, "print-data-log", "print the records' keys and values (implies --deep-iteration)")
+		fs.Bool(&o.txnDecoder, "transaction-log-decoder", "decode the records as __transaction_state's transaction metadata (implies --print-data-log)")
 		fs.Bool(&o.deep, "deep-iteration", "print every record, not only the batches")
 		fs.Bool(&o.verifyOnly, "verify-index-only", "check index entries against the log without printing them")
 		fs.Bool(&o.sanityOnly, "index-sanity-check", "only run the sanity check the broker runs on an index at start-up")
@@ -83,6 +87,9 @@ func runDumpLog(args []string, stdout, stderr io.Writer) error {
 		}
 		if files == "" {
 			return errors.New("option --files is required")
+		}
+		if o.txnDecoder {
+			o.printData = true
 		}
 		if o.printData {
 			o.deep = true
@@ -299,6 +306,9 @@ func (o *dumpLogOpts) appendRecordLine(b []byte, h *records.Header, r *records.R
 			b = dumpControlRecord(b, r)
 		}
 	}
+	if o.printData && !h.IsControl() && o.txnDecoder {
+		return append(dumpTxnRecord(append(b, prefix...), r), '\n')
+	}
 	if o.printData && !h.IsControl() {
 		if r.Key != nil {
 			b = append(b, prefix+"key: "...)
@@ -513,4 +523,55 @@ func (o *dumpLogOpts) dumpTimeIndex(path string) error {
 		fmt.Fprintf(o.stdout, "%s passed sanity check.\n", path)
 	}
 	return nil
+}
+
+// dumpTxnRecord prints a __transaction_state record as Kafka 4.x's
+// kafka-dump-log.sh --transaction-log-decoder does: the key and value as
+// JSON in the schemas' field names, "<DELETE>" for a tombstone. A record
+// that does not decode is printed as text.
+func dumpTxnRecord(b []byte, r *records.Record) []byte {
+	id, err := txn.DecodeKey(r.Key)
+	if err != nil {
+		b = append(b, "key: "...)
+		return dumpPrintable(b, r.Key)
+	}
+	k, _ := json.Marshal(map[string]any{"type": "0", "data": map[string]any{"transactionalId": id}})
+	b = append(b, "key: "...)
+	b = append(b, k...)
+	b = append(b, " payload: "...)
+	if r.Value == nil {
+		return append(b, "<DELETE>"...)
+	}
+	v, err := txn.DecodeValue(r.Value)
+	if err != nil {
+		return dumpPrintable(b, r.Value)
+	}
+	type tps struct {
+		Topic        string  `json:"topic"`
+		PartitionIDs []int32 `json:"partitionIds"`
+	}
+	parts := []tps{}
+	for _, tp := range v.Partitions {
+		if n := len(parts); n > 0 && parts[n-1].Topic == tp.Topic {
+			parts[n-1].PartitionIDs = append(parts[n-1].PartitionIDs, tp.Partition)
+			continue
+		}
+		parts = append(parts, tps{tp.Topic, []int32{tp.Partition}})
+	}
+	version := binary.BigEndian.Uint16(r.Value)
+	data := map[string]any{
+		"producerId": v.ProducerID, "producerEpoch": v.ProducerEpoch, "transactionTimeoutMs": v.TimeoutMs,
+		"transactionStatus": int8(v.State), "transactionPartitions": parts,
+		"transactionLastUpdateTimestampMs": v.LastUpdateMs, "transactionStartTimestampMs": v.StartMs,
+	}
+	if version >= 1 {
+		data["previousProducerId"] = v.PreviousProducerID
+		data["nextProducerId"] = v.NextProducerID
+		data["clientTransactionVersion"] = v.ClientTransactionVersion
+	}
+	if v.State == txn.Empty {
+		data["transactionPartitions"] = nil
+	}
+	j, _ := json.Marshal(map[string]any{"version": fmt.Sprint(version), "data": data})
+	return append(b, j...)
 }

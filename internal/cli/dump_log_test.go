@@ -157,3 +157,52 @@ func TestDumpLogErrors(t *testing.T) {
 		t.Fatalf("help: %v\n%s", err, out)
 	}
 }
+
+// TestDumpLogTransactionLog: a real transaction, then
+// --transaction-log-decoder on the __transaction_state partition of its
+// id prints each state the coordinator wrote, in Kafka's JSON form.
+func TestDumpLogTransactionLog(t *testing.T) {
+	b := testbroker.Start(t, "transaction.state.log.num.partitions=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := b.Admin().CreateTopic(ctx, 1, 1, nil, "dump-txn"); err != nil {
+		t.Fatal(err)
+	}
+	cl := b.Client(kgo.TransactionalID("dump-txn-id"), kgo.DefaultProduceTopic("dump-txn"))
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, kgo.StringRecord("v")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	// The markers, then CompleteCommit, follow EndTxn's answer.
+	time.Sleep(500 * time.Millisecond)
+	cl.Close()
+	b.Stop()
+	seg := filepath.Join(b.Dir, "__transaction_state-0", "00000000000000000000.log")
+	out, _, err := execTool(t, "dump-log", "--files", seg, "--transaction-log-decoder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := `key: {"data":{"transactionalId":"dump-txn-id"},"type":"0"} payload: {"data":{`
+	var states []string
+	for _, line := range strings.Split(out, "\n") {
+		if i := strings.Index(line, key); i >= 0 {
+			m := regexp.MustCompile(`"transactionStatus":(\d)`).FindStringSubmatch(line[i:])
+			if m == nil {
+				t.Fatalf("no status in %q", line)
+			}
+			states = append(states, m[1])
+		}
+	}
+	// Empty (InitProducerId), Ongoing, PrepareCommit, CompleteCommit.
+	if strings.Join(states, ",") != "0,1,2,4" {
+		t.Fatalf("states %v in:\n%s", states, out)
+	}
+	if !strings.Contains(out, `"transactionPartitions":[{"topic":"dump-txn","partitionIds":[0]}]`) {
+		t.Fatalf("no partitions in:\n%s", out)
+	}
+}
