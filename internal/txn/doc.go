@@ -88,8 +88,10 @@
 //   - The client handlers (22_init_producer_id.go, 24-26, 65, 66), each
 //     one call through txnAnswer; a nil transactional id of InitProducerId
 //     is the idempotent path; a v4 AddPartitionsToTxn is split by shard.
-//     EndTxn v5 and AddPartitionsToTxn v5 are not served: they are for
-//     transaction.version 2, which is not supported.
+//     EndTxn v5 and AddPartitionsToTxn v5 are served; EndTxn v5 bumps
+//     the epoch only with transaction.version 2 finalized (KIP-890 part
+//     2), as do the implicit adds of Produce v12 and TxnOffsetCommit v5
+//     (txn_verify.go, 28_txn_offset_commit.go).
 //   - The marker sender (txn_markers.go): the Markers returned by Complete
 //     and LoadComplete grouped by partition leader into WriteTxnMarkers
 //     requests, retried on retriable errors and leader changes; each
