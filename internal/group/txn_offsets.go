@@ -22,8 +22,9 @@ import (
 // still open.
 //
 // Whether the producer's transaction is ongoing and includes this group
-// is not checked here: the broker would ask the transaction coordinator
-// (KIP-890's verification), which it does not do yet.
+// is not checked here: the broker asks the transaction coordinator first
+// (KIP-890's verification, internal/broker/28_txn_offset_commit.go) and
+// appends the batch under the partition's verification guard.
 
 // TxnOffsetCommit serves a TxnOffsetCommit request. v3+ carries the
 // member's generation, member id and group instance id (KIP-447), checked
