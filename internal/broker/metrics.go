@@ -24,15 +24,18 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	requests        *prometheus.CounterVec
-	requestErrors   *prometheus.CounterVec
-	requestDuration *prometheus.HistogramVec
-	bytesIn         *prometheus.CounterVec
-	bytesOut        *prometheus.CounterVec
-	messagesIn      *prometheus.CounterVec
-	connections     prometheus.Gauge
-	sendfileBytes   prometheus.Counter
-	txn             *txnMetrics // metrics_txn.go
+	requests      *prometheus.CounterVec
+	requestErrors *prometheus.CounterVec
+	// connectionsRefused counts connections closed on accept for their
+	// IP's max.connections.per.ip, by listener.
+	connectionsRefused *prometheus.CounterVec
+	requestDuration    *prometheus.HistogramVec
+	bytesIn            *prometheus.CounterVec
+	bytesOut           *prometheus.CounterVec
+	messagesIn         *prometheus.CounterVec
+	connections        prometheus.Gauge
+	sendfileBytes      prometheus.Counter
+	txn                *txnMetrics // metrics_txn.go
 }
 
 func newMetrics(s *Server) *metrics {
@@ -40,6 +43,9 @@ func newMetrics(s *Server) *metrics {
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kafka_network_requests_total", Help: "Requests received, by API.",
 	}, []string{"request"})
+	m.connectionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "samsa_connections_refused_total", Help: "Connections closed on accept because their address was at max.connections.per.ip, by listener.",
+	}, []string{"listener"})
 	m.requestErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kafka_network_request_errors_total", Help: "Requests that closed their connection (undecodable, unsupported version, handler panic), by API.",
 	}, []string{"request"})
@@ -63,7 +69,7 @@ func newMetrics(s *Server) *metrics {
 	m.sendfileBytes = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "samsa_fetch_sendfile_bytes_total", Help: "Record bytes fetchers were sent straight from segment files (sendfile), without a copy through the broker's memory.",
 	})
-	m.reg.MustRegister(m.requests, m.requestErrors, m.requestDuration, m.bytesIn, m.bytesOut, m.messagesIn, m.connections, m.sendfileBytes,
+	m.reg.MustRegister(m.requests, m.requestErrors, m.connectionsRefused, m.requestDuration, m.bytesIn, m.bytesOut, m.messagesIn, m.connections, m.sendfileBytes,
 		&partitionCollector{s: s},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

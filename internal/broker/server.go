@@ -95,6 +95,7 @@ type Server struct {
 	groups         *groupCoordinator
 	txns           *txnCoordinator
 	txnVerify      *txnVerifier
+	connQuotas     *connQuotas // max.connections, max.connections.per.ip
 
 	dirLocks []*os.File // flocks on the log dirs' .lock files
 	propDirs []string   // the dirs with meta.properties
@@ -156,6 +157,7 @@ func New(cfg *config.Broker, opts Options) (*Server, error) {
 	s.rackAwareReads = config.RackAwareSelector(cfg.String("replica.selector.class"))
 	s.sessions = newFetchSessions(int(cfg.Int("max.incremental.fetch.session.cache.slots")))
 	s.metrics = newMetrics(s)
+	s.connQuotas = newConnQuotas()
 	s.metrics.reg.MustRegister(&groupLagCollector{s: s})
 
 	ok := false
@@ -363,7 +365,25 @@ func (s *Server) acceptLoop(l *listener) {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
-		if !s.serveConn(nc, l.name, handlers, false) {
+		ip := remoteIP(nc)
+		// Replication and the controller's traffic come in on the
+		// inter-broker listener: exempt from max.connections when other
+		// listeners exist (as Kafka's protected listener; with one
+		// listener for all, nothing would be limited).
+		exempt := l.name == s.cfg.InterBrokerListenerName() && len(s.listeners) > 1
+		if !s.connQuotas.acquire(s.cfg, ip, exempt) {
+			if s.ctx.Err() != nil {
+				nc.Close()
+				return
+			}
+			s.logger.Info("connection refused: too many connections from its address", "listener", l.name, "remote", nc.RemoteAddr().String(),
+				"max.connections.per.ip", ipLimit(s.cfg, ip))
+			s.metrics.connectionsRefused.WithLabelValues(l.name).Inc()
+			nc.Close()
+			continue
+		}
+		if !s.serveConnThen(nc, l.name, handlers, false, func() { s.connQuotas.release(ip) }) {
+			s.connQuotas.release(ip)
 			return
 		}
 	}
@@ -372,6 +392,12 @@ func (s *Server) acceptLoop(l *listener) {
 // serveConn serves a connection with the API table of its listener, on a
 // goroutine of its own; false when the broker is closing.
 func (s *Server) serveConn(nc net.Conn, listener string, apis apiTable, controller bool) bool {
+	return s.serveConnThen(nc, listener, apis, controller, nil)
+}
+
+// serveConnThen is serveConn, calling done (when set) once the connection
+// has ended; not when it returns false.
+func (s *Server) serveConnThen(nc net.Conn, listener string, apis apiTable, controller bool, done func()) bool {
 	c := &conn{
 		s:          s,
 		nc:         nc,
@@ -393,6 +419,9 @@ func (s *Server) serveConn(nc net.Conn, listener string, apis apiTable, controll
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
+		if done != nil {
+			defer done()
+		}
 		if s.raftLn != nil && !controller && listener == s.cfg.InterBrokerListenerName() {
 			if c.nc = s.sortRaft(nc); c.nc == nil {
 				s.mu.Lock()
@@ -466,6 +495,7 @@ func (s *Server) Close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	s.connQuotas.close()
 	s.stopHTTP()
 	for _, l := range s.listeners {
 		l.ln.Close()

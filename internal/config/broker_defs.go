@@ -375,6 +375,18 @@ var brokerDeclarations = []*Def{
 		Doc: "The number of requests queued before the network threads stop reading.",
 	},
 	{
+		Name: "max.connections", Type: Int, Default: ptr("2147483647"), rule: atLeast(0), Importance: Medium, Scope: ClusterWide,
+		Doc: "The most connections the broker keeps open at once; past it, listeners stop accepting until one closes. The inter-broker listener is exempt, so replication and the controller always get through.",
+	},
+	{
+		Name: "max.connections.per.ip", Type: Int, Default: ptr("2147483647"), rule: atLeast(0), Importance: Medium, Scope: ClusterWide,
+		Doc: "The most connections one IP address may hold open; a new one past it is closed at once.",
+	},
+	{
+		Name: "max.connections.per.ip.overrides", Type: String, Default: ptr(""), rule: custom("host:count,... (an IP or hostname, a number >= 0)", checkConnOverrides), Importance: Medium, Scope: ClusterWide,
+		Doc: "Per-IP or hostname exceptions to max.connections.per.ip, as host:count,host:count.",
+	},
+	{
 		Name: "connections.max.idle.ms", Type: Long, Default: ptr("600000"), Importance: Medium,
 		Doc: "Connections idle for this long are closed, in milliseconds.",
 	},
@@ -542,6 +554,34 @@ func checkHTTPListener(v string) error {
 		return err
 	}
 	return nil
+}
+
+// ParseConnOverrides parses max.connections.per.ip.overrides: host:count
+// pairs, comma separated (an IPv6 address's colons are fine: the count is
+// after the last one).
+func ParseConnOverrides(v string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		i := strings.LastIndexByte(part, ':')
+		if i <= 0 {
+			return nil, fmt.Errorf("%q is not host:count", part)
+		}
+		n, err := strconv.Atoi(part[i+1:])
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: the count must be a number >= 0", part)
+		}
+		out[strings.Trim(part[:i], "[]")] = n
+	}
+	return out, nil
+}
+
+func checkConnOverrides(v string) error {
+	_, err := ParseConnOverrides(v)
+	return err
 }
 
 var securityProtocols = []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
