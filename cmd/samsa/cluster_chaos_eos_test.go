@@ -129,10 +129,10 @@ func (r *chaosRun) eosSession(i int, seeds []string) *kgo.GroupTransactSession {
 }
 
 // eosWorker copies polled records in transactions until stopped; it
-// stops between transactions only. A failed End leaves the session
-// unusable (franz-go: no End error is retriable): the worker closes it
-// and starts a new one with the same transactional id, as an application
-// restarts.
+// stops between transactions only. A failed End or Begin leaves the
+// session unusable (franz-go: no End error is retriable; Begin fails once
+// the producer is fenced): the worker closes it and starts a new one with
+// the same transactional id, as an application restarts.
 func (r *chaosRun) eosWorker(i int, seeds []string) {
 	e := r.eos
 	pollCtx, cancel := context.WithCancel(context.Background())
@@ -158,8 +158,17 @@ func (r *chaosRun) eosWorker(i int, seeds []string) {
 			continue
 		}
 		if err := sess.Begin(); err != nil {
-			e.fail(fmt.Errorf("begin: %w", err))
+			// A fatal producer state (fenced: its transaction ran past
+			// transaction.timeout.ms while the cluster was down, and the
+			// coordinator aborted it with a new epoch): an application
+			// starts over with a new client.
+			e.fail(fmt.Errorf("begin (session replaced): %w", err))
+			e.restarts.Add(1)
+			sess.Close()
 			time.Sleep(100 * time.Millisecond)
+			if sess = r.eosSession(i, seeds); sess == nil {
+				return
+			}
 			continue
 		}
 		ctx, cancelTxn := context.WithTimeout(context.Background(), 2*time.Minute)
