@@ -46,7 +46,7 @@ func TestConnectionsPerIP(t *testing.T) {
 	if c := dial(); apiVersionsOver(t, c) {
 		t.Fatal("a third connection from 127.0.0.1 was served with max.connections.per.ip=2")
 	}
-	if n := testCounter(t, tb, "samsa_connections_refused_total"); n != 1 {
+	if n := scrape(t, tb, "samsa_connections_refused_total"); n != 1 {
 		t.Fatalf("samsa_connections_refused_total %v, want 1", n)
 	}
 	a.Close()
@@ -115,20 +115,3 @@ func TestMaxConnections(t *testing.T) {
 	t.Fatal("the waiting connection was not served after the first closed")
 }
 
-// testCounter sums a counter's samples in the broker's metrics.
-func testCounter(t *testing.T, tb *testBroker, name string) float64 {
-	t.Helper()
-	mfs, err := tb.srv.metrics.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
-}

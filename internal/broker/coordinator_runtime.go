@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -43,6 +44,8 @@ type coordinatorRuntime[M any] struct {
 		sync.Mutex
 		shards map[int32]*runtimeShard[M]
 	}
+	// createMu serialises this broker's creations of the topic.
+	createMu sync.Mutex
 }
 
 // machineOps is what the runtime needs of a coordinator's state machine.
@@ -135,6 +138,30 @@ func newCoordinatorRuntime[M any](s *Server, name, topic string, partitionFor fu
 	c := &coordinatorRuntime[M]{s: s, name: name, topic: topic, partitionFor: partitionFor, ops: ops, commitTimeout: commitTimeout}
 	c.mu.shards = map[int32]*runtimeShard[M]{}
 	return c
+}
+
+// ensureTopic creates the coordinator's topic if it does not exist yet
+// (the first FindCoordinator of its key type does, as in Kafka), with
+// these settings. Another broker may create it first: TOPIC_ALREADY_EXISTS
+// is success, and only the creator logs it.
+func (c *coordinatorRuntime[M]) ensureTopic(ctx context.Context, partitions int32, rf int16, configs map[string]string) error {
+	if c.s.meta.Image().Topics[c.topic] != nil {
+		return nil
+	}
+	c.createMu.Lock()
+	defer c.createMu.Unlock()
+	if c.s.meta.Image().Topics[c.topic] != nil {
+		return nil
+	}
+	err := c.s.createTopic(ctx, c.topic, partitions, rf, configs)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		c.s.logger.Warn("creating "+c.topic+" failed", "err", err)
+		return err
+	}
+	if err == nil {
+		c.s.logger.Info("created "+c.topic, "partitions", partitions)
+	}
+	return nil
 }
 
 // start runs the timer loop, which also loads the partitions this broker

@@ -2,12 +2,9 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"net"
-	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/group"
@@ -19,8 +16,6 @@ import (
 // coordinator runtime (coordinator_runtime.go).
 type groupCoordinator struct {
 	*coordinatorRuntime[*group.Shard]
-	// createMu serialises the creation of __consumer_offsets.
-	createMu sync.Mutex
 }
 
 // coordinatorShard is the coordinator state of one __consumer_offsets
@@ -152,32 +147,13 @@ func sameTopics(a, b *metadata.Image) bool {
 // ensureOffsetsTopic creates __consumer_offsets if it does not exist yet,
 // as Kafka does on the first FindCoordinator for a group.
 func (c *groupCoordinator) ensureOffsetsTopic(ctx context.Context) error {
-	if c.s.meta.Image().Topics[metadata.ConsumerOffsetsTopic] != nil {
-		return nil
-	}
-	c.createMu.Lock()
-	defer c.createMu.Unlock()
-	if c.s.meta.Image().Topics[metadata.ConsumerOffsetsTopic] != nil {
-		return nil
-	}
 	cfg := c.s.cfg
-	err := c.s.createTopic(ctx, metadata.ConsumerOffsetsTopic,
-		int32(cfg.Int("offsets.topic.num.partitions")), int16(cfg.Int("offsets.topic.replication.factor")),
+	return c.ensureTopic(ctx, int32(cfg.Int("offsets.topic.num.partitions")), int16(cfg.Int("offsets.topic.replication.factor")),
 		map[string]string{
 			"cleanup.policy":   "compact",
 			"segment.bytes":    cfg.String("offsets.topic.segment.bytes"),
 			"compression.type": "producer",
 		})
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		c.s.logger.Warn("creating __consumer_offsets failed", "err", err)
-		return err
-	}
-	if err == nil {
-		// Another broker's lookup may have created it first
-		// (TOPIC_ALREADY_EXISTS): only the creator says so.
-		c.s.logger.Info("created __consumer_offsets", "partitions", cfg.Int("offsets.topic.num.partitions"))
-	}
-	return nil
 }
 
 // groupClient is the client identity a group member is described with.

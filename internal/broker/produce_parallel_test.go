@@ -8,8 +8,9 @@ import (
 )
 
 // bigProduceRequest is an acks=all produce request to topic of one
-// set per entry of parts (partition index), each set a batch of n records,
-// large enough together to take the parallel path (parallelProduceBytes).
+// set per entry of parts (partition index); the parallel tests give it
+// sets large enough together to take the parallel path
+// (parallelProduceBytes), others a single partition's set.
 func bigProduceRequest(topic string, parts []int32, sets [][]byte) *kmsg.ProduceRequest {
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = -1

@@ -2,11 +2,7 @@ package broker
 
 import (
 	"context"
-	"errors"
-	"sync"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/metadata"
@@ -18,15 +14,12 @@ import (
 // partition on the shared coordinator runtime (coordinator_runtime.go),
 // and a marker sender (txn_markers.go) for the markers the shards return.
 // Each written marker is reported back to its shard with MarkerWritten.
-//
-// Not reachable from clients yet: the handlers still refuse transactions,
-// and nothing but tests creates __transaction_state (ensureTxnTopic), so
-// until then the runtime loads nothing.
+// The client handlers (22, 24-26, 65, 66) call it through txnAnswer, and
+// the first FindCoordinator of key type 1 creates __transaction_state
+// (ensureTxnTopic).
 type txnCoordinator struct {
 	*coordinatorRuntime[*txn.Shard]
 	markers *txnMarkerSender
-	// createMu serialises the creation of __transaction_state.
-	createMu sync.Mutex
 }
 
 // txnAppendTimeout bounds the wait for the replicas of a
@@ -78,7 +71,7 @@ func txnConfig(s *Server) txn.Config {
 		IDExpiration:          ms("transactional.id.expiration.ms"),
 		AbortTimedOutInterval: ms("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
 		RemoveExpiredInterval: ms("transaction.remove.expired.transaction.cleanup.interval.ms"),
-		TransactionVersion:    s.meta.Image().Features[metadata.FeatureTransactionVersion],
+		TransactionVersion:    s.txnVersion(),
 		ProducerIDs:           s.pids.tryNext,
 		OffsetsPartition: func(groupID string) int32 {
 			n := int32(cfg.Int("offsets.topic.num.partitions"))
@@ -165,31 +158,12 @@ func (c *txnCoordinator) markerDone(m txn.Marker, tp txn.TopicPartition, err err
 // ensureTxnTopic creates __transaction_state if it does not exist yet, as
 // Kafka does on the first FindCoordinator for a transactional id.
 func (c *txnCoordinator) ensureTxnTopic(ctx context.Context) error {
-	if c.s.meta.Image().Topics[metadata.TransactionStateTopic] != nil {
-		return nil
-	}
-	c.createMu.Lock()
-	defer c.createMu.Unlock()
-	if c.s.meta.Image().Topics[metadata.TransactionStateTopic] != nil {
-		return nil
-	}
 	cfg := c.s.cfg
-	err := c.s.createTopic(ctx, metadata.TransactionStateTopic,
-		int32(cfg.Int("transaction.state.log.num.partitions")), int16(cfg.Int("transaction.state.log.replication.factor")),
+	return c.ensureTopic(ctx, int32(cfg.Int("transaction.state.log.num.partitions")), int16(cfg.Int("transaction.state.log.replication.factor")),
 		map[string]string{
 			"cleanup.policy":      "compact",
 			"segment.bytes":       cfg.String("transaction.state.log.segment.bytes"),
 			"min.insync.replicas": cfg.String("transaction.state.log.min.isr"),
 			"compression.type":    "producer",
 		})
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		c.s.logger.Warn("creating __transaction_state failed", "err", err)
-		return err
-	}
-	if err == nil {
-		// Another broker's lookup may have created it first
-		// (TOPIC_ALREADY_EXISTS): only the creator says so.
-		c.s.logger.Info("created __transaction_state", "partitions", cfg.Int("transaction.state.log.num.partitions"))
-	}
-	return nil
 }
