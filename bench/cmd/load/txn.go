@@ -163,11 +163,11 @@ func txnE2E(ctx context.Context, f *loadFlags, every time.Duration, mbps float64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		consumeErr = txnConsume(ctx, f, func(v []byte) {
+		_, _, _, consumeErr = kafkaConsume(ctx, f, func(v []byte) {
 			if len(v) >= 8 {
 				e2e.add(time.Duration(time.Now().UnixNano() - int64(binary.BigEndian.Uint64(v))))
 			}
-		})
+		}, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}()
 	time.Sleep(time.Second) // let the consumer reach the log end
 	elapsed, txns, err := txnProduce(ctx, f, rate, func(_ int64, start time.Time) bool { return time.Since(start) >= every }, stamp)
@@ -189,32 +189,5 @@ func txnE2E(ctx context.Context, f *loadFlags, every time.Duration, mbps float64
 		"achieved MB/s":  float64(f.records) * float64(f.size) / elapsed.Seconds() / 1e6,
 		"transactions/s": float64(txns) / elapsed.Seconds(),
 	}})
-	return nil
-}
-
-// txnConsume reads f.records records read_committed.
-func txnConsume(ctx context.Context, f *loadFlags, each func([]byte)) error {
-	cl, err := kafkaClient(f.addr, kgo.ConsumeTopics(f.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(100*time.Millisecond), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	var n int64
-	for n < f.records {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("consumed %d of %d: %w", n, f.records, err)
-		}
-		var ferr error
-		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("fetch %s-%d: %w", t, p, err) })
-		if ferr != nil {
-			return ferr
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			n++
-			each(r.Value)
-		})
-	}
 	return nil
 }

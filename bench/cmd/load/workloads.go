@@ -226,9 +226,9 @@ func runConsume(args []string) error {
 
 // kafkaConsume reads f.records records from the start of every partition
 // (direct assignment, no group); each, when set, sees every value.
-func kafkaConsume(ctx context.Context, f *loadFlags, each func([]byte)) (int64, int64, time.Duration, error) {
-	cl, err := kafkaClient(f.addr, kgo.ConsumeTopics(f.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(100*time.Millisecond))
+func kafkaConsume(ctx context.Context, f *loadFlags, each func([]byte), extra ...kgo.Opt) (int64, int64, time.Duration, error) {
+	cl, err := kafkaClient(f.addr, append([]kgo.Opt{kgo.ConsumeTopics(f.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(100 * time.Millisecond)}, extra...)...)
 	if err != nil {
 		return 0, 0, 0, err
 	}
