@@ -114,4 +114,3 @@ func TestMaxConnections(t *testing.T) {
 	}
 	t.Fatal("the waiting connection was not served after the first closed")
 }
-

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/kclient"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/replica"
 	"github.com/samsa-streaming/samsa/internal/storage"
@@ -212,6 +214,21 @@ func containsID(ids []int32, id int32) bool {
 type replicaCluster struct{ s *Server }
 
 // BrokerAddr is the inter-broker endpoint of a broker in the image.
+// dialBroker opens a connection to another broker's inter-broker endpoint
+// (the one the followers' fetchers use), for the brokers' own requests:
+// transaction markers, transaction verification.
+func (s *Server) dialBroker(ctx context.Context, id int32) (*kclient.Conn, error) {
+	addr, ok := (replicaCluster{s}).BrokerAddr(id)
+	if !ok {
+		return nil, fmt.Errorf("no endpoint known for broker %d", id)
+	}
+	c, err := s.dialer.Dial(ctx, addr)
+	if err != nil {
+		return nil, fmt.Errorf("dialing broker %d at %s: %w", id, addr, err)
+	}
+	return c, nil
+}
+
 func (c replicaCluster) BrokerAddr(id int32) (string, bool) {
 	b := c.s.meta.Image().Brokers[id]
 	if b == nil {

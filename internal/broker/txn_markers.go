@@ -373,15 +373,11 @@ func (ms *txnMarkerSender) request(d *markerDest, req *kmsg.WriteTxnMarkersReque
 		return resp, nil
 	}
 	if d.conn == nil {
-		addr, ok := (replicaCluster{s}).BrokerAddr(d.id)
-		if !ok {
-			return nil, fmt.Errorf("no endpoint known for broker %d", d.id)
-		}
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-		c, err := s.dialer.Dial(ctx, addr)
+		c, err := s.dialBroker(ctx, d.id)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("dialing broker %d at %s: %w", d.id, addr, err)
+			return nil, err
 		}
 		d.conn = c
 	}

@@ -250,12 +250,8 @@ func (v *txnVerifier) request(id int32, req *kmsg.AddPartitionsToTxnRequest) (*k
 	defer cancel()
 	c := v.take(id)
 	if c == nil {
-		addr, ok := (replicaCluster{s}).BrokerAddr(id)
-		if !ok {
-			return nil, fmt.Errorf("no endpoint known for broker %d", id)
-		}
 		var err error
-		if c, err = s.dialer.Dial(ctx, addr); err != nil {
+		if c, err = s.dialBroker(ctx, id); err != nil {
 			return nil, err
 		}
 	}
